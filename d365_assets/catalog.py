@@ -1,0 +1,292 @@
+"""The entity catalog: which F&O data entities are exported, how, and into which tables.
+
+The catalog is a YAML file (the shipped ``catalog.yaml`` by default, ``D365_CATALOG`` to
+override). :func:`load_catalog` validates it completely and raises :class:`CatalogError` with a
+message naming the file, the entity and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from d365_assets.package.schema import ColumnType, EntitySchema
+
+__all__ = ["SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "RefreshMode", "load_catalog"]
+
+SHIPPED_CATALOG = Path(__file__).with_name("catalog.yaml")
+
+_COMPANY_PATTERN = re.compile(r"^[A-Za-z0-9]{1,4}$")
+_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_GROUP_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class CatalogError(ValueError):
+    """The catalog file is missing, not YAML, or describes an entity inconsistently."""
+
+
+class RefreshMode(StrEnum):
+    """How an entity is exported and loaded."""
+
+    FULL = "full"
+    """Every export holds all rows; the company's rows are replaced atomically."""
+    DELTA = "delta"
+    """Change-tracked exports hold inserted and updated rows; they are upserted on the natural key."""
+
+
+@dataclass(frozen=True)
+class EntityConfig:
+    """One data entity of the catalog, validated."""
+
+    name: str
+    """Public collection name, e.g. ``CustomersV3``."""
+    label: str
+    """DMF entity label, e.g. ``Customers V3``: the manifest's EntityName and the data file name."""
+    aot_name: str | None
+    data_project: str
+    reconcile_project: str | None
+    refresh: RefreshMode
+    company_specific: bool
+    companies: tuple[str, ...]
+    """Partitions of a company-specific entity; a shared entity is exported with the first one."""
+    group: str
+    natural_key: tuple[str, ...]
+    description: str
+    schema: EntitySchema
+    freshness_hours: float
+    refresh_cron: str
+    reconcile_cron: str | None
+
+    @property
+    def table_name(self) -> str:
+        """DuckDB table name: the collection name in snake case (``CustomersV3`` -> ``customers_v3``)."""
+        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", self.name).lower()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All entities of a catalog file."""
+
+    path: Path
+    companies: tuple[str, ...]
+    entities: tuple[EntityConfig, ...]
+
+    def entity(self, name: str) -> EntityConfig:
+        """The entity with this collection name or table name."""
+        for entity in self.entities:
+            if name in (entity.name, entity.table_name):
+                return entity
+        known = ", ".join(e.name for e in self.entities)
+        raise KeyError(f"entity {name!r} is not in the catalog {self.path} (it has: {known})")
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Read and validate a catalog file; the shipped catalog when ``path`` is None."""
+    path = Path(path) if path else SHIPPED_CATALOG
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(
+            f"catalog file {path} does not exist: set D365_CATALOG to an existing catalog YAML, "
+            f"or unset it to use the shipped catalog"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"catalog file {path} is not valid YAML: {exc}") from None
+    return _CatalogParser(path).parse(document)
+
+
+class _CatalogParser:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, problem: str, fix: str) -> CatalogError:
+        return CatalogError(f"{self.path}: {where}: {problem}. Fix: {fix}")
+
+    def parse(self, document: Any) -> Catalog:
+        if not isinstance(document, dict):
+            raise self.fail(
+                "top level", "the catalog must be a mapping", "start from the shipped catalog.yaml"
+            )
+        if document.get("version", 1) != 1:
+            raise self.fail("version", f"unsupported version {document.get('version')!r}", "use version: 1")
+        companies = self.companies(document.get("companies"), "companies")
+        defaults = document.get("defaults") or {}
+        if not isinstance(defaults, dict):
+            raise self.fail("defaults", "must be a mapping", "write defaults as key: value pairs")
+        raw_entities = document.get("entities")
+        if not isinstance(raw_entities, list) or not raw_entities:
+            raise self.fail(
+                "entities", "there must be a non-empty list of entities", "add at least one entity"
+            )
+        entities = tuple(self.entity(raw, i, companies, defaults) for i, raw in enumerate(raw_entities))
+        for attribute in ("name", "table_name", "data_project"):
+            seen: dict[str, str] = {}
+            for entity in entities:
+                value = getattr(entity, attribute)
+                if value in seen:
+                    raise self.fail(
+                        f"entity {entity.name}",
+                        f"{attribute} {value!r} is also used by entity {seen[value]}",
+                        f"give every entity its own {attribute}",
+                    )
+                seen[value] = entity.name
+        return Catalog(path=self.path, companies=companies, entities=entities)
+
+    def companies(self, value: Any, where: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(
+                where, "needs a non-empty list of legal entities", "write e.g. companies: [USMF, DEMF]"
+            )
+        result = []
+        for company in value:
+            if not isinstance(company, str) or not _COMPANY_PATTERN.match(company):
+                raise self.fail(
+                    where,
+                    f"{company!r} is not a legal entity id (1 to 4 letters or digits)",
+                    "use the company ids of F&O, e.g. USMF",
+                )
+            result.append(company.upper())
+        if len(set(result)) != len(result):
+            raise self.fail(where, "a company is listed twice", "list each company once")
+        return tuple(result)
+
+    def entity(self, raw: Any, index: int, companies: tuple[str, ...], defaults: dict) -> EntityConfig:
+        where = f"entity #{index + 1}"
+        if not isinstance(raw, dict):
+            raise self.fail(where, "must be a mapping", "see the field list at the top of catalog.yaml")
+        name = raw.get("name")
+        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+            raise self.fail(
+                where, f"name {name!r} is not a public collection name", "use e.g. name: CustomersV3"
+            )
+        where = f"entity {name}"
+
+        def text(key: str, *, required: bool = True) -> str | None:
+            value = raw.get(key)
+            if value is None and not required:
+                return None
+            if not isinstance(value, str) or not value.strip():
+                raise self.fail(
+                    where, f"{key} is missing or empty", f"set {key} (see the top of catalog.yaml)"
+                )
+            return value.strip()
+
+        unknown = set(raw) - _ENTITY_KEYS
+        if unknown:
+            raise self.fail(where, f"unknown keys {sorted(unknown)}", f"use only {sorted(_ENTITY_KEYS)}")
+        refresh_value = raw.get("refresh")
+        try:
+            refresh = RefreshMode(refresh_value)
+        except ValueError:
+            raise self.fail(
+                where, f"refresh {refresh_value!r} is not full or delta", "set refresh: full or delta"
+            ) from None
+        company_specific = raw.get("company_specific", True)
+        if not isinstance(company_specific, bool):
+            raise self.fail(where, "company_specific must be true or false", "set company_specific: true")
+        entity_companies = (
+            self.companies(raw["companies"], f"{where}: companies") if "companies" in raw else companies
+        )
+        group = text("group")
+        if not _GROUP_PATTERN.match(group):
+            raise self.fail(
+                where, f"group {group!r} is not a snake_case name", "use e.g. group: accounts_receivable"
+            )
+        schema = self.schema(raw.get("columns"), where)
+        natural_key = raw.get("natural_key")
+        if not isinstance(natural_key, list) or not natural_key:
+            raise self.fail(
+                where,
+                "natural_key must be a non-empty list of columns",
+                "e.g. natural_key: [CUSTOMERACCOUNT]",
+            )
+        for column in natural_key:
+            if not isinstance(column, str) or schema.get(column) is None:
+                raise self.fail(
+                    where,
+                    f"natural_key column {column!r} is not one of its columns",
+                    "name columns listed under columns",
+                )
+        reconcile_project = text("reconcile_project", required=False)
+        if reconcile_project and refresh is RefreshMode.FULL:
+            raise self.fail(
+                where, "reconcile_project is only for delta entities", "remove it, or set refresh: delta"
+            )
+        freshness = raw.get("freshness_hours", defaults.get("freshness_hours", 26))
+        if not isinstance(freshness, int | float) or freshness <= 0:
+            raise self.fail(where, f"freshness_hours {freshness!r} must be a positive number", "e.g. 26")
+        refresh_cron = self.cron(raw.get("refresh_cron", defaults.get("refresh_cron", "0 2 * * *")), where)
+        reconcile_cron = None
+        if refresh is RefreshMode.DELTA:
+            reconcile_cron = self.cron(
+                raw.get("reconcile_cron", defaults.get("reconcile_cron", "0 4 * * 0")), where
+            )
+        return EntityConfig(
+            name=name,
+            label=text("label"),
+            aot_name=text("aot_name", required=False),
+            data_project=text("data_project"),
+            reconcile_project=reconcile_project,
+            refresh=refresh,
+            company_specific=company_specific,
+            companies=entity_companies,
+            group=group,
+            natural_key=tuple(schema.get(c).name for c in natural_key),
+            description=text("description", required=False) or f"F&O data entity {name}.",
+            schema=schema,
+            freshness_hours=float(freshness),
+            refresh_cron=refresh_cron,
+            reconcile_cron=reconcile_cron,
+        )
+
+    def schema(self, columns: Any, where: str) -> EntitySchema:
+        if not isinstance(columns, dict) or not columns:
+            raise self.fail(
+                where,
+                "columns must map each column name to its type",
+                "e.g. columns: {CUSTOMERACCOUNT: string}",
+            )
+        kinds = ", ".join(t.value for t in ColumnType)
+        pairs = []
+        for column, kind in columns.items():
+            if not isinstance(column, str) or not column:
+                raise self.fail(where, f"column name {column!r} is not text", "quote it as a string")
+            try:
+                pairs.append((column, ColumnType(kind)))
+            except ValueError:
+                raise self.fail(
+                    where, f"column {column} has unknown type {kind!r}", f"use one of: {kinds}"
+                ) from None
+        try:
+            return EntitySchema.of(pairs)
+        except ValueError as exc:
+            raise self.fail(where, str(exc), "remove the duplicate column") from None
+
+    def cron(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or len(value.split()) != 5:
+            raise self.fail(where, f"cron {value!r} is not a 5-field cron expression", 'e.g. "0 2 * * *"')
+        return value
+
+
+_ENTITY_KEYS = {
+    "name",
+    "label",
+    "aot_name",
+    "data_project",
+    "reconcile_project",
+    "refresh",
+    "company_specific",
+    "companies",
+    "group",
+    "natural_key",
+    "description",
+    "columns",
+    "freshness_hours",
+    "refresh_cron",
+    "reconcile_cron",
+}

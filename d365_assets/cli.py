@@ -1,0 +1,116 @@
+"""``d365-assets``: run the main job from a terminal, and print what landed in DuckDB.
+
+``d365-assets demo`` materializes every catalog entity for every company into the warehouse,
+recorded in the Dagster instance at ``DAGSTER_HOME`` (so the runs show in ``dagster dev``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+import duckdb
+
+from d365_assets.catalog import Catalog, load_catalog
+from d365_assets.settings import Settings
+from d365_assets.warehouse import COMPANY_COLUMN, Warehouse
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``d365-assets`` command."""
+    parser = argparse.ArgumentParser(prog="d365-assets", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="run the main job for every company, then print the row counts")
+    commands.add_parser("summary", help="print the row count of every table and company")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    catalog = load_catalog(settings.catalog_path)
+    if args.command == "demo":
+        failed = run_main_job(settings, catalog)
+        print_summary(settings, catalog)
+        return 1 if failed else 0
+    print_summary(settings, catalog)
+    return 0
+
+
+def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
+    """Run the main job once per company (shared entities in the first run); returns the failed companies."""
+    import dagster as dg
+
+    from d365_assets.definitions import build_definitions
+    from d365_assets.defs.automation import MAIN_JOB
+    from d365_assets.defs.translator import ASSET_KEY_PREFIX
+
+    if not os.environ.get("DAGSTER_HOME"):
+        raise SystemExit(
+            "DAGSTER_HOME is not set, so the runs would not be recorded: "
+            "run `make demo`, or `export DAGSTER_HOME=$PWD` in the repository first."
+        )
+    backend = "the embedded F&O emulator" if settings.uses_emulator else settings.environment_url
+    print(f"Exporting {len(catalog.entities)} entities for {', '.join(catalog.companies)} from {backend}")
+    job = build_definitions(settings).resolve_job_def(MAIN_JOB)
+    partitioned = [
+        dg.AssetKey([ASSET_KEY_PREFIX, e.table_name])
+        for e in catalog.entities
+        if e.company_specific and e.companies == catalog.companies
+    ]
+    failed = []
+    with dg.DagsterInstance.get() as instance:
+        for index, company in enumerate(catalog.companies):
+            started = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=company,
+                asset_selection=None if index == 0 else partitioned,
+                raise_on_error=False,
+                tags={"d365/launched_by": "d365-assets demo"},
+            )
+            status = "succeeded" if result.success else "FAILED"
+            print(
+                f"  run {result.run_id[:8]} for {company}: {status} in {time.perf_counter() - started:.1f} s"
+            )
+            if not result.success:
+                failed.append(company)
+                for event in result.all_events:
+                    if event.is_step_failure and event.step_failure_data:
+                        print(f"    {event.step_key}: {event.step_failure_data.error.message.strip()}")
+    return failed
+
+
+def print_summary(settings: Settings, catalog: Catalog) -> None:
+    """Print table, company and row count for every catalog entity."""
+    database = settings.resolved_duckdb_path()
+    rows: list[tuple[str, str, str]] = []
+    try:
+        with Warehouse(database, lock_timeout=30).connect(read_only=True) as con:
+            for entity in catalog.entities:
+                table = f"d365.{entity.table_name}"
+                try:
+                    if entity.company_specific:
+                        counts = con.execute(
+                            f"SELECT {COMPANY_COLUMN}, count(*) FROM {table} GROUP BY 1 ORDER BY 1"
+                        ).fetchall()
+                    else:
+                        counts = [("(shared)", con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])]
+                except duckdb.CatalogException:
+                    counts = [("-", "not loaded")]
+                rows.extend((table, company, str(count)) for company, count in counts)
+    except duckdb.IOException as exc:
+        print(f"Cannot open {database}: {exc}", file=sys.stderr)
+        return
+    widths = [max(len(row[i]) for row in [*rows, ("table", "company", "rows")]) for i in range(3)]
+    print(f"\nDuckDB warehouse: {database}")
+    print(f"{'table':<{widths[0]}}  {'company':<{widths[1]}}  {'rows':>{widths[2]}}")
+    for table, company, count in rows:
+        print(f"{table:<{widths[0]}}  {company:<{widths[1]}}  {count:>{widths[2]}}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

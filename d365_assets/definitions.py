@@ -1,0 +1,26 @@
+"""The code location: ``dagster dev`` (via workspace.yaml) loads ``defs`` from here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from d365_assets.catalog import load_catalog
+from d365_assets.defs import build_d365_assets, build_jobs, build_schedules, resources_from_settings
+from d365_assets.settings import Settings
+
+__all__ = ["build_definitions", "defs"]
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """Definitions for the catalog and connection named by ``settings`` (the environment by default)."""
+    settings = settings or Settings.from_env()
+    catalog = load_catalog(settings.catalog_path)
+    return dg.Definitions(
+        assets=build_d365_assets(catalog),
+        jobs=build_jobs(catalog),
+        schedules=build_schedules(catalog),
+        resources=resources_from_settings(settings),
+    )
+
+
+defs = build_definitions()

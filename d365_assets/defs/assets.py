@@ -1,0 +1,107 @@
+"""The asset factory: one asset per catalog entity."""
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import dagster as dg
+
+from d365_assets.catalog import Catalog, EntityConfig, RefreshMode
+from d365_assets.defs.automation import MODE_TAG, RECONCILE
+from d365_assets.defs.checks import entity_check_specs, evaluate_checks
+from d365_assets.defs.resources import D365Resource, WarehouseResource
+from d365_assets.defs.translator import DagsterD365Translator
+from d365_assets.fo import D365Error, ExportFailedError
+from d365_assets.refresh import RefreshOutcome, refresh_entity
+
+__all__ = ["EXPORT_POOL", "build_d365_assets", "build_entity_asset"]
+
+EXPORT_POOL = "d365_export"
+"""Concurrency pool of the entity steps: bounds how many exports run against F&O at once."""
+
+
+def build_d365_assets(
+    catalog: Catalog, *, translator: DagsterD365Translator | None = None
+) -> list[dg.AssetsDefinition]:
+    """One asset per entity of ``catalog``."""
+    translator = translator or DagsterD365Translator()
+    return [build_entity_asset(entity, translator=translator) for entity in catalog.entities]
+
+
+def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translator) -> dg.AssetsDefinition:
+    """The asset that exports ``entity`` from F&O and loads it into DuckDB (per company if partitioned)."""
+    spec = translator.get_asset_spec(entity)
+
+    @dg.multi_asset(
+        name=f"d365_{entity.table_name}",
+        specs=[spec],
+        check_specs=entity_check_specs(spec.key, entity),
+        partitions_def=spec.partitions_def,
+        pool=EXPORT_POOL,
+    )
+    def _refresh(
+        context: dg.AssetExecutionContext, d365: D365Resource, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult]:
+        company = context.partition_key if entity.company_specific else None
+        mode = RefreshMode.FULL if context.run.tags.get(MODE_TAG) == RECONCILE else entity.refresh
+        try:
+            with d365.get_client() as client:
+                outcome = refresh_entity(
+                    entity=entity,
+                    company=company,
+                    client=client,
+                    warehouse=warehouse.get_warehouse(),
+                    mode=mode,
+                )
+        except ExportFailedError as exc:
+            raise dg.Failure(
+                description=str(exc),
+                metadata={
+                    "d365/execution_id": exc.execution_id,
+                    "d365/status": str(exc.status),
+                    "d365/errors": dg.MetadataValue.json(list(exc.errors)),
+                },
+            ) from exc
+        except D365Error as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        for warning in outcome.package.warnings:
+            context.log.warning(f"{entity.name} {company or ''}: F&O reported: {warning}")
+        yield dg.MaterializeResult(
+            asset_key=spec.key,
+            metadata=materialization_metadata(outcome, database=warehouse.database),
+            check_results=evaluate_checks(outcome),
+        )
+
+    return _refresh
+
+
+def materialization_metadata(outcome: RefreshOutcome, *, database: str) -> dict[str, object]:
+    """Standard Dagster table metadata plus what F&O and the loader reported."""
+    load = outcome.load
+    catalog_name = Path(database).stem if not database.startswith("md:") else database.removeprefix("md:")
+    metadata: dict[str, object] = {
+        "dagster/row_count": load.table_rows,
+        "dagster/table_name": f"{catalog_name}.{load.table}",
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in load.columns]),
+        "d365/execution_id": outcome.package.execution_id,
+        "d365/execution_status": str(outcome.package.status),
+        "d365/mode": outcome.mode.value,
+        "d365/applied": load.applied,
+        "d365/package_rows": outcome.package_rows,
+        "d365/rows_inserted": load.rows_inserted,
+        "d365/rows_updated": load.rows_updated,
+        "d365/rows_deleted": load.rows_deleted,
+        "d365/package_bytes": outcome.package.size_bytes,
+        **{f"d365/seconds_{phase}": round(value, 3) for phase, value in outcome.seconds.items()},
+    }
+    if outcome.company is not None:
+        metadata["dagster/partition_row_count"] = load.company_rows
+    if load.added_columns:
+        metadata["d365/added_columns"] = ", ".join(load.added_columns)
+    if outcome.package.warnings:
+        metadata["d365/warnings"] = dg.MetadataValue.json(list(outcome.package.warnings))
+    return metadata
+
+
+def entity_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
+    """All asset keys of the given entity assets."""
+    return [key for asset in assets for key in asset.keys]

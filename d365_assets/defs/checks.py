@@ -1,0 +1,62 @@
+"""Asset checks evaluated from the load itself, so they need no second DuckDB connection."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from d365_assets.catalog import EntityConfig, RefreshMode
+from d365_assets.refresh import RefreshOutcome
+
+__all__ = ["CHECK_NAMES", "entity_check_specs", "evaluate_checks"]
+
+ROWS_MATCH = "package_rows_loaded"
+HAS_ROWS = "has_rows"
+KEY_UNIQUE = "natural_key_unique"
+CHECK_NAMES = (ROWS_MATCH, HAS_ROWS, KEY_UNIQUE)
+
+
+def entity_check_specs(key: dg.AssetKey, entity: EntityConfig) -> list[dg.AssetCheckSpec]:
+    """The checks every entity asset carries."""
+    scope = "the company's rows" if entity.company_specific else "the table"
+    return [
+        dg.AssetCheckSpec(
+            ROWS_MATCH,
+            asset=key,
+            blocking=True,
+            description="Every row of the exported package was applied: package rows = rows loaded.",
+        ),
+        dg.AssetCheckSpec(HAS_ROWS, asset=key, description=f"After the load, {scope} are not empty."),
+        dg.AssetCheckSpec(
+            KEY_UNIQUE,
+            asset=key,
+            blocking=entity.refresh is RefreshMode.DELTA,
+            description=f"No natural key ({', '.join(entity.natural_key)}) occurs twice among {scope}.",
+        ),
+    ]
+
+
+def evaluate_checks(outcome: RefreshOutcome) -> list[dg.AssetCheckResult]:
+    """Check results for one refresh."""
+    load = outcome.load
+    full = outcome.mode is RefreshMode.FULL
+    loaded = load.company_rows if full else load.rows_inserted + load.rows_updated
+    rows_metadata = {"package_rows": outcome.package_rows, "loaded_rows": loaded}
+    if not load.applied:
+        # The ledger already holds this execution: by design it was not applied a second time.
+        loaded = outcome.package_rows
+        rows_metadata = {"package_rows": outcome.package_rows, "already_applied": True}
+    return [
+        dg.AssetCheckResult(
+            check_name=ROWS_MATCH, passed=loaded == outcome.package_rows, metadata=rows_metadata
+        ),
+        dg.AssetCheckResult(
+            check_name=HAS_ROWS,
+            passed=load.company_rows > 0,
+            metadata={"rows": load.company_rows},
+        ),
+        dg.AssetCheckResult(
+            check_name=KEY_UNIQUE,
+            passed=load.duplicate_keys == 0,
+            metadata={"duplicate_keys": load.duplicate_keys},
+        ),
+    ]

@@ -1,0 +1,105 @@
+"""Dagster resources: the F&O connection and the DuckDB warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from d365_assets.fo import ClientSecretCredential, D365Client
+from d365_assets.settings import DEFAULT_AUTHORITY_HOST, DEFAULT_DUCKDB_PATH, DEFAULT_EMULATOR_STATE, Settings
+from d365_assets.warehouse import Warehouse
+
+__all__ = ["D365Resource", "WarehouseResource", "resources_from_settings"]
+
+EMULATOR_POLL_INTERVAL = 0.1
+"""First status-poll interval against the embedded emulator, whose executions finish in about a second."""
+
+
+class D365Resource(dg.ConfigurableResource):
+    """Connection to a Dynamics 365 F&O environment's DMF package API.
+
+    Leave ``environment_url`` empty to use the embedded F&O emulator.
+    """
+
+    environment_url: str | None = Field(
+        default=None,
+        description="F&O base URL, e.g. https://contoso.operations.dynamics.com; empty = emulator.",
+    )
+    tenant_id: str | None = Field(default=None, description="Microsoft Entra tenant id (or AD FS tenant).")
+    client_id: str | None = Field(default=None, description="Application (client) id registered in F&O.")
+    client_secret: str | None = Field(default=None, description="Client secret; pass it as dg.EnvVar.")
+    authority_host: str = Field(default=DEFAULT_AUTHORITY_HOST, description="Token authority host.")
+    ca_bundle: str | None = Field(default=None, description="Extra CA certificate (PEM) to trust.")
+    emulator_state_dir: str = Field(
+        default=DEFAULT_EMULATOR_STATE,
+        description="State folder of the embedded emulator (used when no URL).",
+    )
+    poll_timeout_seconds: float = Field(default=3600.0, description="Longest wait for one export to finish.")
+
+    def get_client(self) -> D365Client:
+        """A client for the configured environment, or for the embedded emulator."""
+        if not self.environment_url:
+            from d365_assets.defs.backend import embedded_backend
+
+            backend = embedded_backend(self.emulator_state_dir)
+            return D365Client(
+                environment_url=backend.environment_url,
+                credential=backend.credential,
+                ca_bundle=backend.ca_bundle,
+                poll_interval=EMULATOR_POLL_INTERVAL,
+                poll_timeout=self.poll_timeout_seconds,
+            )
+        missing = [name for name in ("tenant_id", "client_id", "client_secret") if not getattr(self, name)]
+        if missing:
+            variables = ", ".join(f"D365_{name.upper()}" for name in missing)
+            raise dg.Failure(
+                f"D365_ENVIRONMENT_URL is set but {variables} is not: set them (or a .env file), "
+                f"or unset D365_ENVIRONMENT_URL to use the embedded emulator."
+            )
+        return D365Client(
+            environment_url=self.environment_url,
+            credential=ClientSecretCredential(
+                tenant_id=self.tenant_id,
+                client_id=self.client_id,
+                client_secret=self.client_secret,
+                authority_host=self.authority_host,
+            ),
+            ca_bundle=self.ca_bundle,
+            poll_timeout=self.poll_timeout_seconds,
+        )
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB database the entity tables are loaded into."""
+
+    database: str = Field(
+        default=DEFAULT_DUCKDB_PATH,
+        description="DuckDB file path, or a connection string such as md:analytics.",
+    )
+    lock_timeout_seconds: float = Field(
+        default=300.0, description="How long a load waits while another process holds the DuckDB file."
+    )
+
+    def get_warehouse(self) -> Warehouse:
+        """The warehouse loader for this database."""
+        return Warehouse(self.database, lock_timeout=self.lock_timeout_seconds)
+
+
+def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Resources configured from ``D365_*`` variables; secrets stay environment references."""
+
+    def env_or(name: str, value: str | None) -> dg.EnvVar | None:
+        return dg.EnvVar(name) if value else None
+
+    d365 = D365Resource(
+        environment_url=env_or("D365_ENVIRONMENT_URL", settings.environment_url),
+        tenant_id=env_or("D365_TENANT_ID", settings.tenant_id),
+        client_id=env_or("D365_CLIENT_ID", settings.client_id),
+        client_secret=env_or("D365_CLIENT_SECRET", settings.client_secret),
+        authority_host=settings.authority_host,
+        ca_bundle=settings.ca_bundle,
+        emulator_state_dir=str(Path(settings.emulator_state_dir).expanduser().resolve()),
+    )
+    return {"d365": d365, "warehouse": WarehouseResource(database=settings.resolved_duckdb_path())}

@@ -1,0 +1,81 @@
+"""``python -m d365_assets.emulator``: run the emulator until SIGINT/SIGTERM, printing its settings."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+
+from .config import EmulatorConfig
+from .emulator import Emulator, recorded_config
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m d365_assets.emulator", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, default=Path(".d365-emulator"), help="state directory")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="F&O origin port (0 = ephemeral)")
+    parser.add_argument("--authority-port", type=int, default=0, help="authority port (0 = ephemeral)")
+    parser.add_argument("--blob-port", type=int, default=0, help="blob storage port (0 = ephemeral)")
+    parser.add_argument("--seed", type=int, help="data generator seed (new state directories only)")
+    parser.add_argument(
+        "--activity-interval",
+        type=float,
+        help="seconds per automatic business-activity round (0 = only on request)",
+    )
+    parser.add_argument("--token-lifetime", type=int, help="access token lifetime in seconds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the emulator, print ``KEY=value`` lines a shell can source, serve until signalled."""
+    args = _parser().parse_args(argv)
+    overrides = {
+        "seed": args.seed,
+        "activity_interval_seconds": args.activity_interval,
+        "token_lifetime_seconds": args.token_lifetime,
+    }
+    config = replace(
+        recorded_config(args.state_dir) or EmulatorConfig(),
+        host=args.host,
+        fo_port=args.port,
+        authority_port=args.authority_port,
+        blob_port=args.blob_port,
+        **{key: value for key, value in overrides.items() if value is not None},
+    )
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    emulator = Emulator(args.state_dir, config).start()
+    try:
+        settings = {
+            "D365_ENVIRONMENT_URL": emulator.environment_url,
+            "D365_AUTHORITY_HOST": emulator.authority_host,
+            "D365_BLOB_HOST": emulator.blob_host,
+            "D365_TENANT_ID": emulator.tenant_id,
+            "D365_CLIENT_ID": emulator.client_id,
+            "D365_CLIENT_SECRET": emulator.client_secret,
+            "D365_CA_BUNDLE": str(emulator.ca_bundle.resolve()),
+        }
+        for key, value in settings.items():
+            sys.stdout.write(f"{key}={value}\n")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

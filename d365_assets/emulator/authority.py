@@ -1,0 +1,208 @@
+"""An Entra ID-like authority: OIDC discovery and the client-credentials token endpoints (v2 and v1)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from urllib.parse import parse_qsl, unquote
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .credentials import Credentials
+from .store import Store
+
+__all__ = ["build_authority_app", "token_hash"]
+
+
+def token_hash(token: str) -> str:
+    """The key under which an access token is stored (tokens themselves are never stored)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aad_error(status: int, error: str, code: int, description: str) -> JSONResponse:
+    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
+    now = dt.datetime.now(dt.UTC)
+    body = {
+        "error": error,
+        "error_description": (
+            f"AADSTS{code}: {description}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\n"
+            f"Timestamp: {now:%Y-%m-%d %H:%M:%SZ}"
+        ),
+        "error_codes": [code],
+        "timestamp": f"{now:%Y-%m-%d %H:%M:%SZ}",
+        "trace_id": trace,
+        "correlation_id": correlation,
+        "error_uri": "https://login.microsoftonline.com/error?code=" + str(code),
+    }
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store, no-cache"})
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except ValueError:
+        return None
+    return unquote(user), unquote(password)
+
+
+def build_authority_app(
+    *,
+    credentials: Credentials,
+    store: Store,
+    origin: Callable[[], str],
+    token_lifetime: int,
+) -> Starlette:
+    """The authority's ASGI app; ``origin`` returns its own https origin once the port is known."""
+
+    def tenant_known(tenant: str) -> bool:
+        return tenant.lower() in (credentials.tenant_id.lower(), "organizations")
+
+    def tenant_not_found(tenant: str) -> JSONResponse:
+        return _aad_error(
+            400,
+            "invalid_request",
+            90002,
+            f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
+            "signing into the correct cloud.",
+        )
+
+    async def openid_configuration(request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        if not tenant_known(tenant):
+            return tenant_not_found(tenant)
+        base = f"{origin()}/{tenant}"
+        return JSONResponse(
+            {
+                "issuer": f"{origin()}/{credentials.tenant_id}/v2.0",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
+                "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "tenant_region_scope": "EU",
+            }
+        )
+
+    async def token(request: Request, *, v1: bool) -> Response:
+        tenant = request.path_params["tenant"]
+        if not tenant_known(tenant):
+            return tenant_not_found(tenant)
+        fields = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        basic = _basic_credentials(request)
+        client_id = fields.get("client_id") or (basic[0] if basic else "")
+        secret = fields.get("client_secret") or (basic[1] if basic else "")
+        if fields.get("grant_type") != "client_credentials":
+            return _aad_error(
+                400,
+                "unsupported_grant_type",
+                70003,
+                "The app requested an unsupported grant type. Only client_credentials is enabled here.",
+            )
+        if client_id != credentials.client_id:
+            return _aad_error(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory '{tenant}'. "
+                "This can happen if the application has not been installed by the administrator of the "
+                "tenant or consented to by any user in the tenant.",
+            )
+        if not secret or not hmac.compare_digest(secret.encode(), credentials.client_secret.encode()):
+            return _aad_error(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the "
+                f"client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+            )
+        if v1:
+            audience = fields.get("resource", "")
+            if not audience:
+                return _aad_error(
+                    400,
+                    "invalid_request",
+                    900144,
+                    "The request body must contain the following parameter: 'resource'.",
+                )
+        else:
+            scope = fields.get("scope", "")
+            if not scope:
+                return _aad_error(
+                    400,
+                    "invalid_request",
+                    900144,
+                    "The request body must contain the following parameter: 'scope'.",
+                )
+            if not scope.endswith("/.default") or " " in scope.strip():
+                return _aad_error(
+                    400,
+                    "invalid_scope",
+                    1002012,
+                    f"The provided value for scope {scope} is not valid. Client credential flows must have a "
+                    "scope value with /.default suffixed to the resource identifier (application ID URI).",
+                )
+            audience = scope[: -len("/.default")]
+        access_token = secrets.token_urlsafe(48)
+        now = time.time()
+        await run_in_threadpool(
+            store.save_token,
+            token_hash(access_token),
+            client_id=client_id,
+            audience=audience,
+            expires_at=now + token_lifetime,
+        )
+        if v1:
+            body: dict[str, object] = {
+                "token_type": "Bearer",
+                "expires_in": str(token_lifetime),
+                "ext_expires_in": str(token_lifetime),
+                "expires_on": str(int(now) + token_lifetime),
+                "not_before": str(int(now)),
+                "resource": audience,
+                "access_token": access_token,
+            }
+        else:
+            body = {
+                "token_type": "Bearer",
+                "expires_in": token_lifetime,
+                "ext_expires_in": token_lifetime,
+                "access_token": access_token,
+            }
+        return JSONResponse(body, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+
+    async def token_v2(request: Request) -> Response:
+        return await token(request, v1=False)
+
+    async def token_v1(request: Request) -> Response:
+        return await token(request, v1=True)
+
+    return Starlette(
+        routes=[
+            Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
+            Route("/{tenant}/oauth2/v2.0/token", token_v2, methods=["POST"]),
+            Route("/{tenant}/oauth2/token", token_v1, methods=["POST"]),
+        ]
+    )

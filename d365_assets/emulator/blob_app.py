@@ -1,0 +1,92 @@
+"""The blob storage origin: SAS-authorised, streamed package downloads (with ``Range`` support)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from email.utils import format_datetime
+from xml.sax.saxutils import escape
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from .dmf import DmfService
+from .sas import SAS_VERSION, check_sas
+
+__all__ = ["build_blob_app"]
+
+
+def _storage_error(status: int, code: str, message: str, detail: str = "") -> Response:
+    now = dt.datetime.now(dt.UTC)
+    request_id = str(uuid.uuid4())
+    text = (
+        '<?xml version="1.0" encoding="utf-8"?><Error>'
+        f"<Code>{code}</Code><Message>{escape(message)}\nRequestId:{request_id}\n"
+        f"Time:{now:%Y-%m-%dT%H:%M:%S.%f}0Z</Message>"
+    )
+    if detail:
+        text += f"<AuthenticationErrorDetail>{escape(detail)}</AuthenticationErrorDetail>"
+    text += "</Error>"
+    headers = {"x-ms-error-code": code, "x-ms-request-id": request_id, "x-ms-version": SAS_VERSION}
+    return Response(text.encode("utf-8"), status_code=status, media_type="application/xml", headers=headers)
+
+
+def _http_date(value: dt.datetime) -> str:
+    return format_datetime(value, usegmt=True)
+
+
+def _parse_sas_time(value: str) -> str:
+    try:
+        return _http_date(dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC))
+    except ValueError:
+        return value
+
+
+_AUTH_FAILED = (
+    "Server failed to authenticate the request. Make sure the value of Authorization header is formed "
+    "correctly including the signature."
+)
+
+
+def _blob_not_found() -> Response:
+    return _storage_error(404, "BlobNotFound", "The specified blob does not exist.")
+
+
+def build_blob_app(
+    *, service: DmfService, sas_key: bytes, retention_seconds: float, clock: Callable[[], float] = time.time
+) -> Starlette:
+    """The blob origin's ASGI app. Authorization headers are ignored: the SAS is the credential."""
+
+    async def download(request: Request) -> Response:
+        blob = request.path_params["blob"]
+        now = dt.datetime.fromtimestamp(clock(), dt.UTC)
+        check = check_sas(blob, dict(request.query_params), key=sas_key, now=now)
+        if not check.ok:
+            if check.reason == "window":
+                start, expiry = _parse_sas_time(check.start), _parse_sas_time(check.expiry)
+                detail = (
+                    f"Signature not valid in the specified time frame: Start [{start}] - "
+                    f"Expiry [{expiry}] - Current [{_http_date(now)}]"
+                )
+            else:
+                detail = check.reason
+            return _storage_error(403, "AuthenticationFailed", _AUTH_FAILED, detail)
+        record = await run_in_threadpool(service.store.execution_for_blob, blob)
+        if record is None or record.built_at is None or clock() > record.created_at + retention_seconds:
+            return _blob_not_found()
+        path = service.blob_path(blob)
+        if not path.is_file():
+            return _blob_not_found()
+        headers = {
+            "x-ms-blob-type": "BlockBlob",
+            "x-ms-version": SAS_VERSION,
+            "x-ms-request-id": str(uuid.uuid4()),
+        }
+        return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+    return Starlette(routes=[Route("/dmf/{blob}", download, methods=["GET", "HEAD"])])

@@ -1,0 +1,164 @@
+"""Emulator configuration and the data-project catalogue (``projects.yaml``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from typing import Literal
+
+import yaml
+
+from .entities import ENTITIES, EntityDef, find_entity
+from .package import SOURCE_FORMATS
+from .render import DATE_STYLES
+
+__all__ = [
+    "OUTCOMES",
+    "DataProject",
+    "EmulatorConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "data_identity",
+    "default_projects",
+    "load_projects",
+]
+
+Outcome = Literal["Succeeded", "PartiallySucceeded", "Failed", "Canceled"]
+OUTCOMES = ("Succeeded", "PartiallySucceeded", "Failed", "Canceled")
+
+
+@dataclass(frozen=True)
+class DataProject:
+    """A DMF data project (definition group) that exports one entity."""
+
+    name: str
+    entity: str
+    """DMF label or collection name of the exported entity."""
+    source_format: str = "CSV-Unicode"
+    refresh: Literal["full", "incremental"] = "full"
+    date_style: Literal["iso", "en-us"] = "iso"
+
+    def __post_init__(self) -> None:
+        find_entity(self.entity)
+        if self.source_format not in SOURCE_FORMATS:
+            raise ValueError(f"project {self.name}: unknown format {self.source_format!r}")
+        if self.refresh not in ("full", "incremental"):
+            raise ValueError(f"project {self.name}: refresh must be full or incremental")
+        if self.date_style not in DATE_STYLES:
+            raise ValueError(f"project {self.name}: date_style must be one of {DATE_STYLES}")
+
+    @property
+    def entity_def(self) -> EntityDef:
+        """The exported entity."""
+        return find_entity(self.entity)
+
+
+def load_projects(text: str) -> dict[str, DataProject]:
+    """Parse a projects YAML document (``projects: {name: {entity, format, refresh, date_style}}``)."""
+    doc = yaml.safe_load(text) or {}
+    projects: dict[str, DataProject] = {}
+    for name, spec in (doc.get("projects") or {}).items():
+        projects[name] = DataProject(
+            name=name,
+            entity=spec["entity"],
+            source_format=spec.get("format", "CSV-Unicode"),
+            refresh=spec.get("refresh", "full"),
+            date_style=spec.get("date_style", "iso"),
+        )
+    return projects
+
+
+def default_projects() -> dict[str, DataProject]:
+    """The data projects shipped with the emulator (``projects.yaml``)."""
+    text = resources.files(__package__).joinpath("projects.yaml").read_text(encoding="utf-8")
+    return load_projects(text)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything tunable about the emulated environment. Defaults make demos quick."""
+
+    seed: int = 20260301
+    companies: tuple[str, ...] = ("USMF", "DEMF")
+    rows: Mapping[str, int] = field(default_factory=dict)
+    """Initial rows per entity (collection name) and company; missing entities use their defaults."""
+
+    host: str = "127.0.0.1"
+    fo_port: int = 0
+    authority_port: int = 0
+    blob_port: int = 0
+
+    token_lifetime_seconds: int = 3599
+    sas_lifetime_seconds: float = 3600.0
+    retention_seconds: float = 7 * 24 * 3600.0
+
+    not_visible_seconds: float = 0.2
+    not_run_seconds: float = 0.2
+    executing_seconds: float = 0.3
+    package_url_delay_seconds: float = 0.2
+
+    insert_rate: float = 0.02
+    update_rate: float = 0.03
+    delete_rate: float = 0.01
+    activity_interval_seconds: float = 0.0
+    """When > 0, one activity round also passes every this many seconds of wall-clock time."""
+
+    strict_project_check: bool = True
+    """True: ExportToPackage rejects an unknown data project at once (400); False: it fails later."""
+    outcomes: Mapping[str, Outcome] = field(default_factory=dict)
+    """Forced outcome per data project name (default Succeeded)."""
+    outcome_errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Messages GetExecutionErrors returns for a project with a forced non-success outcome."""
+    projects: Mapping[str, DataProject] | None = None
+    """Replace the shipped data projects entirely."""
+    extra_projects: Mapping[str, DataProject] = field(default_factory=dict)
+    """Add or override data projects on top of the shipped (or replaced) ones."""
+
+    def __post_init__(self) -> None:
+        for entity in self.rows:
+            find_entity(entity)  # raises KeyError for an unknown entity name
+        for project, outcome in self.outcomes.items():
+            if outcome not in OUTCOMES:
+                raise ValueError(f"outcome for {project!r} must be one of {OUTCOMES}, not {outcome!r}")
+
+    def data_projects(self) -> dict[str, DataProject]:
+        """The effective data projects by name."""
+        base = dict(self.projects) if self.projects is not None else default_projects()
+        base.update(self.extra_projects)
+        return base
+
+
+_PER_PROCESS = ("host", "fo_port", "authority_port", "blob_port")
+
+
+def config_to_dict(config: EmulatorConfig) -> dict[str, object]:
+    """The JSON-able form of a configuration, without the per-process listener settings."""
+    data = asdict(config)
+    for key in _PER_PROCESS:
+        data.pop(key)
+    return data
+
+
+def config_from_dict(data: Mapping[str, object]) -> EmulatorConfig:
+    """Rebuild a configuration stored with :func:`config_to_dict`."""
+    known = {f.name for f in fields(EmulatorConfig)}
+    values = {k: v for k, v in data.items() if k in known}
+    values["companies"] = tuple(values.get("companies", ()))  # type: ignore[arg-type]
+    values["outcome_errors"] = {k: tuple(v) for k, v in dict(values.get("outcome_errors") or {}).items()}  # type: ignore[call-overload]
+    for key in ("projects", "extra_projects"):
+        if values.get(key) is not None:
+            values[key] = {name: DataProject(**spec) for name, spec in dict(values[key]).items()}  # type: ignore[call-overload]
+    return EmulatorConfig(**values)  # type: ignore[arg-type]
+
+
+def data_identity(config: EmulatorConfig) -> dict[str, object]:
+    """The settings that define an environment's data; processes sharing a state directory must agree."""
+    rows = {e.name: int(config.rows.get(e.name, e.default_rows)) for e in ENTITIES}
+    return {
+        "seed": config.seed,
+        "companies": [c.upper() for c in config.companies],
+        "rows": rows,
+        "rates": [config.insert_rate, config.update_rate, config.delete_rate],
+        "activity_interval_seconds": config.activity_interval_seconds,
+    }

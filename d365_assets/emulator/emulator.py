@@ -1,0 +1,250 @@
+"""The embedded F&O emulator: three HTTPS origins (F&O, authority, blob) over shared on-disk state."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import TracebackType
+
+from filelock import FileLock
+
+from .authority import build_authority_app
+from .blob_app import build_blob_app
+from .config import EmulatorConfig, config_from_dict, config_to_dict, data_identity
+from .credentials import Credentials, ensure_credentials
+from .dataset import ActivityRates, Dataset
+from .dmf import DmfService
+from .entities import find_entity
+from .fo_app import FoHooks, build_fo_app
+from .render import typed_row
+from .requestlog import RequestLog, RequestRecord
+from .servers import ServerThread
+from .store import Store
+from .tls import TlsFiles, ensure_tls
+
+__all__ = ["Emulator", "recorded_config"]
+
+
+def recorded_config(state_dir: Path) -> EmulatorConfig | None:
+    """The configuration recorded in ``state_dir`` by the first emulator there, or None."""
+    path = Path(state_dir) / "environment.json"
+    if not path.exists():
+        return None
+    return config_from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _environment_config(state_dir: Path, config: EmulatorConfig | None) -> EmulatorConfig:
+    """The configuration of the environment in ``state_dir`` (call under the init lock).
+
+    The first emulator on a state directory records its configuration there. Later ones given
+    no configuration adopt it (so a process started without arguments sees the same data);
+    one given a configuration must agree on the data-defining settings.
+    """
+    path = state_dir / "environment.json"
+    if not path.exists():
+        chosen = config or EmulatorConfig()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(config_to_dict(chosen), indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+        return chosen
+    stored = recorded_config(state_dir)
+    assert stored is not None
+    if config is None:
+        return stored
+    if data_identity(config) != data_identity(stored):
+        raise ValueError(
+            f"{state_dir} holds an environment created with other data settings (seed, companies, rows, "
+            "activity rates); pass config=None to use it, or use a new state directory"
+        )
+    return config
+
+
+class Emulator:
+    """A local stand-in for a D365 F&O environment, its Entra authority and its blob storage.
+
+    All state lives in ``state_dir`` (SQLite, package files, CA, credentials, configuration), so
+    several processes can run an emulator on the same directory and restarts see the same
+    environment. ``config=None`` adopts the configuration recorded in ``state_dir`` (or the defaults
+    for a new directory); the listener host and ports are always per process.
+    """
+
+    def __init__(self, state_dir: Path, config: EmulatorConfig | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self._log = RequestLog()
+        self._servers: dict[str, ServerThread] = {}
+        self._started = False
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.state_dir / ".init.lock", timeout=60):
+            self.config = _environment_config(self.state_dir, config)
+            self._tls: TlsFiles = ensure_tls(self.state_dir)
+            self._credentials: Credentials = ensure_credentials(self.state_dir)
+            self._store = Store(self.state_dir / "state.sqlite")
+            self._store.initialise()
+        c = self.config
+        self._dataset = Dataset(
+            seed=c.seed,
+            companies=c.companies,
+            rows=c.rows,
+            rates=ActivityRates(c.insert_rate, c.update_rate, c.delete_rate),
+        )
+        self._service = DmfService(
+            config=c,
+            store=self._store,
+            dataset=self._dataset,
+            projects=c.data_projects(),
+            blobs_dir=self.state_dir / "blobs",
+            sas_key=self._credentials.sas_key,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Bind and start the three HTTPS listeners; returns self."""
+        if self._started:
+            return self
+        c = self.config
+        hooks = FoHooks(
+            environment_url=lambda: self.environment_url,
+            blob_host=lambda: self.blob_host,
+            current_round=self.current_round,
+            advance=self._advance,
+        )
+        apps = {
+            "fo": (
+                build_fo_app(service=self._service, dataset=self._dataset, store=self._store, hooks=hooks),
+                c.fo_port,
+            ),
+            "authority": (
+                build_authority_app(
+                    credentials=self._credentials,
+                    store=self._store,
+                    origin=lambda: self.authority_host,
+                    token_lifetime=c.token_lifetime_seconds,
+                ),
+                c.authority_port,
+            ),
+            "blob": (
+                build_blob_app(
+                    service=self._service,
+                    sas_key=self._credentials.sas_key,
+                    retention_seconds=c.retention_seconds,
+                ),
+                c.blob_port,
+            ),
+        }
+        self._service.purge_expired()
+        try:
+            for name, (app, port) in apps.items():
+                wrapped = self._log.middleware(app, origin=name)
+                self._servers[name] = ServerThread(wrapped, host=c.host, port=port, tls=self._tls, name=name)
+            for server in self._servers.values():
+                server.start()
+        except BaseException:
+            self.stop()
+            raise
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop the listeners and wait for package builds of this process to finish."""
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()
+        self._service.wait_idle()
+        self._started = False
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- addresses and credentials -----------------------------------------------------------
+
+    def _origin(self, name: str) -> str:
+        server = self._servers.get(name)
+        if server is None:
+            raise RuntimeError("the emulator is not started")
+        host = self.config.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - only used to build a loopback URL
+            host = "127.0.0.1"
+        return f"https://{host}:{server.port}"
+
+    @property
+    def environment_url(self) -> str:
+        """The F&O environment origin, e.g. ``https://127.0.0.1:50123`` (no trailing slash)."""
+        return self._origin("fo")
+
+    @property
+    def authority_host(self) -> str:
+        """The Entra-like authority origin; the msal authority is ``f"{authority_host}/{tenant_id}"``."""
+        return self._origin("authority")
+
+    @property
+    def blob_host(self) -> str:
+        """The blob storage origin serving exported packages."""
+        return self._origin("blob")
+
+    @property
+    def tenant_id(self) -> str:
+        """The emulated Entra tenant id."""
+        return self._credentials.tenant_id
+
+    @property
+    def client_id(self) -> str:
+        """The registered application's client id."""
+        return self._credentials.client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The registered application's client secret (generated once per state directory)."""
+        return self._credentials.client_secret
+
+    @property
+    def ca_bundle(self) -> Path:
+        """PEM file of the CA that signed the listeners' certificate; clients must trust it."""
+        return self._tls.ca_cert
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Requests received by this emulator instance: (origin, method, path, had_authorization)."""
+        return self._log.snapshot()
+
+    def clear_requests(self) -> None:
+        """Forget the request log."""
+        self._log.clear()
+
+    # -- business activity and source data ---------------------------------------------------
+
+    def current_round(self) -> int:
+        """The current business-activity round (shared by all processes on this state directory)."""
+        return self._store.current_round(interval=self.config.activity_interval_seconds)
+
+    def _advance(self, rounds: int) -> int:
+        return self._store.add_rounds(rounds, interval=self.config.activity_interval_seconds)
+
+    def advance_activity(self, rounds: int = 1) -> None:
+        """Simulate ``rounds`` rounds of business activity (inserts, updates, deletes in every entity)."""
+        if rounds < 0:
+            raise ValueError("rounds must be >= 0")
+        self._advance(rounds)
+
+    def source_rows(self, entity: str, company: str | None) -> list[dict[str, object]]:
+        """Current rows of an entity in one company (``None`` for shared entities), as typed values.
+
+        Keys are the upper-case column names; values are ``str``, ``int``, ``Decimal`` (6 places),
+        ``bool`` (NoYes), naive UTC ``date``/``datetime``, or ``None`` for F&O's empty date.
+        """
+        definition = find_entity(entity)
+        names, kinds = definition.column_names, definition.column_types
+        rows = self._dataset.raw_rows(definition, company, round_=self.current_round())
+        return [dict(zip(names, typed_row(kinds, raw), strict=True)) for raw in rows]
+
+    def watermark(self, project: str, company: str | None) -> int | None:
+        """The change-tracking watermark (activity round) of an incremental project, or None."""
+        definition = self._service.projects[project].entity_def
+        key = company.upper() if company and definition.company_specific else None
+        return self._store.watermark(project, definition.name, key)

@@ -1,0 +1,176 @@
+"""The F&O origin: bearer-protected DMF actions, ``$count``, ``$metadata`` and the emulator admin routes."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .authority import token_hash
+from .dataset import Dataset
+from .dmf import DmfError, DmfService, ModelStateError
+from .entities import find_entity
+from .metadata import metadata_xml
+from .odata import action_error, envelope, model_state_error, unauthorized
+from .store import Store
+
+__all__ = ["FoHooks", "build_fo_app"]
+
+_ACTION_PREFIX = "Microsoft.Dynamics.DataEntities."
+_FILTER = re.compile(r"^\s*dataareaid\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FoHooks:
+    """What the F&O app needs from the emulator that owns it."""
+
+    environment_url: Callable[[], str]
+    blob_host: Callable[[], str]
+    current_round: Callable[[], int]
+    advance: Callable[[int], int]
+
+
+class _BearerAuth:
+    """ASGI middleware: every request needs a known, unexpired bearer token for this environment."""
+
+    def __init__(self, app: ASGIApp, *, store: Store, environment_url: Callable[[], str]) -> None:
+        self.app = app
+        self.store = store
+        self.environment_url = environment_url
+
+    def _audiences(self) -> set[str]:
+        url = self.environment_url().lower()
+        return {url, url.replace("://127.0.0.1:", "://localhost:")}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers", ())).get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = header.partition(" ")
+        ok = False
+        if scheme.lower() == "bearer" and token.strip():
+            found = await run_in_threadpool(self.store.get_token, token_hash(token.strip()))
+            ok = found is not None and found[2] > time.time() and found[1].lower() in self._audiences()
+        if not ok:
+            await unauthorized()(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def build_fo_app(*, service: DmfService, dataset: Dataset, store: Store, hooks: FoHooks) -> ASGIApp:
+    """The F&O origin's ASGI app (bearer check included)."""
+
+    def run_action(action: str, body: object) -> str:
+        if action in ("ExportToPackage", "ExportToPackageAsync"):
+            return service.export_to_package(body)
+        if action == "GetExecutionSummaryStatus":
+            return service.summary_status(body)
+        if action == "GetExportedPackageUrl":
+            return service.exported_package_url(body, blob_host=hooks.blob_host())
+        if action == "GetExecutionErrors":
+            return service.execution_errors(body)
+        if action == "GetExecutionSummaryPageUrl":
+            return service.summary_page_url(body, environment_url=hooks.environment_url())
+        raise LookupError(action)
+
+    async def action(request: Request) -> Response:
+        name = request.path_params["action"]
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            return model_state_error()
+        try:
+            value = await run_in_threadpool(run_action, name, body)
+        except LookupError:
+            return _not_found(
+                f"No action named '{_ACTION_PREFIX}{name}' is bound to DataManagementDefinitionGroups."
+            )
+        except ModelStateError:
+            return model_state_error()
+        except DmfError as exc:
+            return action_error(name, str(exc))
+        return envelope(value, environment_url=hooks.environment_url())
+
+    async def unknown_action(request: Request) -> Response:
+        return _not_found(f"No HTTP resource was found that matches the request URI '{request.url.path}'.")
+
+    async def count(request: Request) -> Response:
+        try:
+            entity = find_entity(request.path_params["collection"])
+        except KeyError:
+            return _not_found(
+                f"No HTTP resource was found that matches the request URI '{request.url.path}'."
+            )
+        query = request.query_params
+        cross = query.get("cross-company", "").lower() == "true"
+        match = _FILTER.match(query.get("$filter", "")) if "$filter" in query else None
+        if "$filter" in query and match is None:
+            return _not_found("Only $filter=dataAreaId eq '<company>' is supported by the emulator.")
+        round_ = await run_in_threadpool(hooks.current_round)
+        if not entity.company_specific:
+            companies: tuple[str | None, ...] = (None,)
+        elif match:
+            companies = (match.group(1).upper(),) if match.group(1).upper() in dataset.companies else ()
+        else:
+            companies = dataset.companies if cross else dataset.companies[:1]
+        total = 0
+        for company in companies:
+            total += await run_in_threadpool(dataset.count, entity, company, round_=round_)
+        return PlainTextResponse(str(total), headers={"OData-Version": "4.0"})
+
+    async def metadata(_request: Request) -> Response:
+        return Response(metadata_xml(), media_type="application/xml", headers={"OData-Version": "4.0"})
+
+    async def activity(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body() or b"{}")
+            rounds = int(body.get("rounds", 1))
+        except (ValueError, AttributeError, TypeError):
+            return JSONResponse({"error": 'body must be {"rounds": <int>}'}, status_code=400)
+        if rounds < 0:
+            return JSONResponse({"error": "rounds must be >= 0"}, status_code=400)
+        return JSONResponse({"round": await run_in_threadpool(hooks.advance, rounds)})
+
+    async def info(_request: Request) -> Response:
+        return JSONResponse(
+            {
+                "round": await run_in_threadpool(hooks.current_round),
+                "companies": list(dataset.companies),
+                "projects": sorted(service.projects),
+            }
+        )
+
+    data_routes = [
+        Route(
+            "/data/DataManagementDefinitionGroups/" + _ACTION_PREFIX + "{action}",
+            action,
+            methods=["POST"],
+        ),
+        Route("/data/DataManagementDefinitionGroups/{other:path}", unknown_action, methods=["POST"]),
+        Route("/data/$metadata", metadata, methods=["GET"]),
+        Route("/data/{collection}/$count", count, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=[
+            *data_routes,
+            Mount("/namespaces/AXSF", routes=data_routes),
+            Route("/_emulator/activity", activity, methods=["POST"]),
+            Route("/_emulator/info", info, methods=["GET"]),
+        ]
+    )
+    return _BearerAuth(app, store=store, environment_url=hooks.environment_url)
+
+
+def _not_found(message: str) -> Response:
+    body = {"error": {"code": "", "message": message}}
+    return JSONResponse(body, status_code=404, headers={"OData-Version": "4.0"})

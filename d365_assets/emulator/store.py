@@ -1,0 +1,220 @@
+"""Durable emulator state in SQLite (WAL): tokens, executions, watermarks and the activity round.
+
+Several processes may share one state directory, so every operation opens a short-lived
+connection and writes in short ``BEGIN IMMEDIATE`` transactions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ExecutionExistsError", "ExecutionRecord", "Store"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, audience TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (
+    execution_id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    entity TEXT,
+    company TEXT,
+    package_name TEXT NOT NULL,
+    blob_name TEXT,
+    outcome TEXT NOT NULL,
+    errors TEXT NOT NULL,
+    snapshot_round INTEGER NOT NULL,
+    since_round INTEGER,
+    created_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    executing_at REAL NOT NULL,
+    done_at REAL NOT NULL,
+    url_delay REAL NOT NULL,
+    built_at REAL,
+    row_count INTEGER);
+CREATE INDEX IF NOT EXISTS executions_blob ON executions (blob_name);
+CREATE TABLE IF NOT EXISTS watermarks (
+    project TEXT NOT NULL, entity TEXT NOT NULL, company TEXT NOT NULL, round INTEGER NOT NULL,
+    PRIMARY KEY (project, entity, company));
+"""
+
+
+class ExecutionExistsError(Exception):
+    """An execution with this id already exists."""
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """One export execution as stored."""
+
+    execution_id: str
+    project: str
+    entity: str | None
+    """Collection name of the exported entity; None when the project is unknown (lenient mode)."""
+    company: str | None
+    package_name: str
+    blob_name: str | None
+    outcome: str
+    errors: str
+    """JSON-encoded list of error messages."""
+    snapshot_round: int
+    since_round: int | None
+    """The watermark the delta starts after; None for a full export."""
+    created_at: float
+    visible_at: float
+    executing_at: float
+    done_at: float
+    url_delay: float
+    built_at: float | None = None
+    row_count: int | None = None
+
+
+_FIELDS = tuple(ExecutionRecord.__dataclass_fields__)
+
+
+class Store:
+    """Access to ``state.sqlite`` in the emulator's state directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def initialise(self) -> None:
+        """Create the schema (idempotent; call under the init lock)."""
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('round', '0'), ('epoch', ?)",
+                (repr(time.time()),),
+            )
+
+    # -- activity rounds ---------------------------------------------------------------------
+
+    @staticmethod
+    def _round(conn: sqlite3.Connection, interval: float) -> int:
+        rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('round', 'epoch')").fetchall())
+        manual = int(rows["round"])
+        if interval > 0:
+            manual += int((time.time() - float(rows["epoch"])) // interval)
+        return manual
+
+    def current_round(self, *, interval: float = 0.0) -> int:
+        """The current activity round (manual rounds plus wall-clock rounds when ``interval`` > 0)."""
+        with self._connect() as conn:
+            return self._round(conn, interval)
+
+    def add_rounds(self, rounds: int, *, interval: float = 0.0) -> int:
+        """Advance the activity round counter; returns the new current round."""
+        with self._write() as conn:
+            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'round'", (rounds,))
+            return self._round(conn, interval)
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def save_token(self, token_hash: str, *, client_id: str, audience: str, expires_at: float) -> None:
+        """Remember an issued access token (by hash) and drop long-expired ones."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM tokens WHERE expires_at < ?", (time.time() - 86400,))
+            conn.execute(
+                "INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?)",
+                (token_hash, client_id, audience, expires_at),
+            )
+
+    def get_token(self, token_hash: str) -> tuple[str, str, float] | None:
+        """(client_id, audience, expires_at) of an issued token, or None."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT client_id, audience, expires_at FROM tokens WHERE token_hash = ?", (token_hash,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    # -- executions and watermarks -----------------------------------------------------------
+
+    def register_export(
+        self, record: ExecutionRecord, *, incremental: bool, advance_watermark: bool, interval: float = 0.0
+    ) -> ExecutionRecord:
+        """Store a new execution at the current round, reading and advancing the watermark atomically.
+
+        The returned record carries the snapshot round and, for an incremental project that was
+        exported before, the watermark its delta starts after.
+        """
+        with self._write() as conn:
+            if conn.execute(
+                "SELECT 1 FROM executions WHERE execution_id = ?", (record.execution_id,)
+            ).fetchone():
+                raise ExecutionExistsError(record.execution_id)
+            snapshot = self._round(conn, interval)
+            since = None
+            key = (record.project, record.entity or "", record.company or "")
+            if incremental:
+                row = conn.execute(
+                    "SELECT round FROM watermarks WHERE project = ? AND entity = ? AND company = ?", key
+                ).fetchone()
+                since = None if row is None else int(row[0])
+                if advance_watermark:
+                    conn.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)", (*key, snapshot))
+            stored = ExecutionRecord(
+                **{**record.__dict__, "snapshot_round": snapshot, "since_round": since}  # type: ignore[arg-type]
+            )
+            conn.execute(
+                f"INSERT INTO executions ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
+                tuple(getattr(stored, f) for f in _FIELDS),
+            )
+        return stored
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        """An execution by id, or None."""
+        return self._one("execution_id", execution_id)
+
+    def execution_for_blob(self, blob_name: str) -> ExecutionRecord | None:
+        """The execution whose package is stored as ``blob_name``, or None."""
+        return self._one("blob_name", blob_name)
+
+    def _one(self, column: str, value: str) -> ExecutionRecord | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                f"SELECT {', '.join(_FIELDS)} FROM executions WHERE {column} = ?", (value,)
+            ).fetchone()
+        return None if row is None else ExecutionRecord(*row)
+
+    def mark_built(self, execution_id: str, *, row_count: int, built_at: float) -> None:
+        """Record that the execution's package file is complete."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE executions SET built_at = ?, row_count = ? WHERE execution_id = ?",
+                (built_at, row_count, execution_id),
+            )
+
+    def watermark(self, project: str, entity: str, company: str | None) -> int | None:
+        """The change-tracking watermark (round) of a project/entity/company, or None if never exported."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT round FROM watermarks WHERE project = ? AND entity = ? AND company = ?",
+                (project, entity, company or ""),
+            ).fetchone()
+        return None if row is None else int(row[0])

@@ -1,0 +1,51 @@
+"""F&O client: Entra ID auth (msal as an httpx.Auth), DMF package actions, polling and download.
+
+::
+
+    from d365_assets.fo import ClientSecretCredential, D365Client
+
+    credential = ClientSecretCredential(tenant_id, client_id, client_secret)
+    with D365Client(environment_url=url, credential=credential) as client:
+        package = client.export_package(data_project="D365A-CustomersV3", legal_entity="USMF",
+                                        destination_dir=Path("packages"))
+"""
+
+from .auth import ClientSecretCredential, MsalAuth, MsalHttpClient
+from .client import D365Client, new_execution_id, normalize_environment_url, token_scope
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    D365Error,
+    ExecutionNotFoundError,
+    ExportFailedError,
+    ExportTimeoutError,
+    PackageDownloadError,
+)
+from .models import DownloadedFile, ExecutionStatus, ExportedPackage
+from .redact import RedactingFilter, redact
+from .retry import RetryPolicy
+from .tls import ssl_context
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ClientSecretCredential",
+    "D365Client",
+    "D365Error",
+    "DownloadedFile",
+    "ExecutionNotFoundError",
+    "ExecutionStatus",
+    "ExportFailedError",
+    "ExportTimeoutError",
+    "ExportedPackage",
+    "MsalAuth",
+    "MsalHttpClient",
+    "PackageDownloadError",
+    "RedactingFilter",
+    "RetryPolicy",
+    "new_execution_id",
+    "normalize_environment_url",
+    "redact",
+    "ssl_context",
+    "token_scope",
+]

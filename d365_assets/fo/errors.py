@@ -1,0 +1,89 @@
+"""Exceptions raised by the F&O client.
+
+Every message names the cause and the fix, and passes through :func:`~d365_assets.fo.redact.redact`
+first, so no secret, bearer token or SAS signature ever reaches a log or a traceback.
+
+::
+
+    D365Error                      base class: catch this to catch everything below
+    ├── AuthenticationError        no token from Entra ID, or F&O answered 401 to a valid token
+    ├── ApiError                   an F&O action failed (HTTP status, OData error, or unreachable)
+    │   └── ExecutionNotFoundError the 400 "execution details were not found" of a young execution
+    ├── ExportFailedError          the export ended Failed, Canceled or Unknown
+    ├── ExportTimeoutError         the export (or its package URL) did not finish within the timeout
+    └── PackageDownloadError       the package could not be downloaded from blob storage
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "D365Error",
+    "ExecutionNotFoundError",
+    "ExportFailedError",
+    "ExportTimeoutError",
+    "PackageDownloadError",
+]
+
+
+class D365Error(Exception):
+    """Base class of every error raised by :mod:`d365_assets.fo`."""
+
+
+class AuthenticationError(D365Error):
+    """No access token could be obtained, or F&O rejected it."""
+
+
+class ApiError(D365Error):
+    """An F&O data management action failed.
+
+    ``status_code`` is the HTTP status (``None`` when F&O could not be reached at all), ``message`` the
+    OData error message, ``inner_message`` the ``innererror.message`` (the useful part on F&O), and
+    ``action`` the DMF action called.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        status_code: int | None = None,
+        message: str = "",
+        inner_message: str = "",
+        action: str = "",
+    ) -> None:
+        super().__init__(text)
+        self.status_code = status_code
+        self.message = message
+        self.inner_message = inner_message
+        self.action = action
+
+
+class ExecutionNotFoundError(ApiError):
+    """F&O does not know the execution (yet): normal for a few seconds after ``ExportToPackage``."""
+
+
+class ExportFailedError(D365Error):
+    """The export ended ``Failed``, ``Canceled`` or ``Unknown``; ``errors`` holds F&O's messages."""
+
+    def __init__(self, text: str, *, execution_id: str, status: str, errors: list[str]) -> None:
+        super().__init__(text)
+        self.execution_id = execution_id
+        self.status = status
+        self.errors = list(errors)
+
+
+class ExportTimeoutError(D365Error):
+    """The export did not reach a final status (or publish its package URL) in time."""
+
+    def __init__(self, text: str, *, execution_id: str) -> None:
+        super().__init__(text)
+        self.execution_id = execution_id
+
+
+class PackageDownloadError(D365Error):
+    """The exported package could not be downloaded, or arrived incomplete."""
+
+    def __init__(self, text: str, *, execution_id: str = "") -> None:
+        super().__init__(text)
+        self.execution_id = execution_id

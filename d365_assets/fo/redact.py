@@ -1,0 +1,61 @@
+"""Remove secrets from text before it is logged or raised.
+
+Every log line and exception message of the F&O client goes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+__all__ = ["REDACTED", "RedactingFilter", "redact"]
+
+REDACTED = "***"
+
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/=]+")
+_SAS_SIG = re.compile(r"(?i)([?&;]sig=)[^&#\s\"'<>]+")
+_FORM_SECRET = re.compile(
+    r"(?i)\b(client_secret|access_token|refresh_token|id_token)(\"?\s*[=:]\s*\"?)[^&\s\"',}]+"
+)
+
+
+def redact(text: str, *secrets: str) -> str:
+    """Return ``text`` with the given secrets, bearer tokens and SAS signatures replaced by ``***``.
+
+    Empty or very short secrets (under 4 characters) are ignored, so that redaction never shreds
+    ordinary words.
+    """
+    result = str(text)
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        result = result.replace(secret, REDACTED)
+    result = _BEARER.sub(rf"\1 {REDACTED}", result)
+    result = _SAS_SIG.sub(rf"\1{REDACTED}", result)
+    return _FORM_SECRET.sub(rf"\1\2{REDACTED}", result)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's final message (and its exception text).
+
+    Attach it to a logger or handler: ``logging.getLogger("httpx").addFilter(RedactingFilter())``.
+    ``secrets`` may be extended later with :meth:`add_secret`.
+    """
+
+    def __init__(self, *secrets: str) -> None:
+        super().__init__()
+        self._secrets: set[str] = {s for s in secrets if s}
+
+    def add_secret(self, secret: str) -> None:
+        """Also redact ``secret`` from now on."""
+        if secret:
+            self._secrets.add(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave the record as it is
+            return True
+        record.msg = redact(message, *self._secrets)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), *self._secrets)
+        return True

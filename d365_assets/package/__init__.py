@@ -1,0 +1,38 @@
+"""Data-package reader: safe zip opening, ``Manifest.xml``/``PackageHeader.xml``, typed entity frames.
+
+::
+
+    from d365_assets.package import DataPackage, EntitySchema
+
+    with DataPackage.open("export.zip") as package:
+        frame = package.read_entity("Customers V3", schema=schema)
+"""
+
+from .archive import ZipLimits, open_archive
+from .convert import DECIMAL_DTYPE, polars_dtype
+from .errors import PackageError, PackageValueError
+from .formats import DEFAULT_FORMATS, FileFormat
+from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, parse_package_header
+from .reader import DEFAULT_BATCH_ROWS, DataPackage
+from .schema import Column, ColumnType, EntitySchema
+
+__all__ = [
+    "DECIMAL_DTYPE",
+    "DEFAULT_BATCH_ROWS",
+    "DEFAULT_FORMATS",
+    "Column",
+    "ColumnType",
+    "DataPackage",
+    "EntitySchema",
+    "FileFormat",
+    "Manifest",
+    "ManifestEntity",
+    "PackageError",
+    "PackageHeader",
+    "PackageValueError",
+    "ZipLimits",
+    "open_archive",
+    "parse_manifest",
+    "parse_package_header",
+    "polars_dtype",
+]

@@ -1,0 +1,124 @@
+"""Typing text columns by an explicit :class:`EntitySchema`: never inferred, never silently NULL.
+
+Every field arrives as text. Text and enum columns stay as written (an empty field stays ``""``).
+Other columns: an empty field becomes NULL; anything that does not parse raises
+:class:`PackageValueError` naming the entity, column, 1-based data row and value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from .errors import PackageValueError
+from .schema import Column, ColumnType, EntitySchema
+
+__all__ = ["DECIMAL_DTYPE", "convert_frame", "empty_frame", "polars_dtype"]
+
+DECIMAL_DTYPE = pl.Decimal(32, 6)
+_EMPTY_DATE = dt.date(1900, 1, 1)
+_DTYPES: dict[ColumnType, pl.DataType] = {
+    ColumnType.STRING: pl.String(),
+    ColumnType.ENUM: pl.String(),
+    ColumnType.NOYES: pl.Boolean(),
+    ColumnType.INTEGER: pl.Int64(),
+    ColumnType.DECIMAL: DECIMAL_DTYPE,
+    ColumnType.DATE: pl.Date(),
+    ColumnType.DATETIME: pl.Datetime("us"),
+}
+_NOYES = {"yes": True, "no": False, "1": True, "0": False, "true": True, "false": False}
+_INTEGER = r"^[+-]?\d+$"
+_DECIMAL = r"^[+-]?(\d+(\.\d{0,6})?|\.\d{1,6})$"
+# Tried in order on ISO text whose "T" became a space and whose "Z" was dropped, and on en-US text.
+_DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y",
+    "%Y-%m-%d %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M",
+)
+_EXPECTED = {
+    ColumnType.NOYES: "Yes/No (or 1/0, true/false)",
+    ColumnType.INTEGER: "a whole number",
+    ColumnType.DECIMAL: "a decimal with at most 6 places and 26 digits before the point",
+    ColumnType.DATE: "a date (2026-03-01 or 3/1/2026)",
+    ColumnType.DATETIME: "a date and time (2026-03-01T14:05:00 or 3/1/2026 2:05:00 PM)",
+}
+
+
+def polars_dtype(kind: ColumnType) -> pl.DataType:
+    """The polars type a column of logical type ``kind`` is read as."""
+    return _DTYPES[kind]
+
+
+def empty_frame(schema: EntitySchema) -> pl.DataFrame:
+    """A zero-row frame with the schema's names and types."""
+    return pl.DataFrame(schema={c.name: polars_dtype(c.type) for c in schema})
+
+
+def convert_frame(text: pl.DataFrame, schema: EntitySchema, *, entity: str, first_row: int) -> pl.DataFrame:
+    """Convert ``text`` (String columns named as in ``schema``) to the schema's types.
+
+    ``first_row`` is the data row number of ``text``'s first row (1-based), for error messages.
+    """
+    return pl.DataFrame([_convert(text.get_column(c.name), c, entity, first_row) for c in schema])
+
+
+def _convert(raw: pl.Series, column: Column, entity: str, first_row: int) -> pl.Series:
+    kind = column.type
+    if kind in (ColumnType.STRING, ColumnType.ENUM):
+        return raw.cast(pl.String).fill_null("").alias(column.name)
+    value = raw.cast(pl.String).fill_null("").str.strip_chars()
+    present = value != ""
+    if kind is ColumnType.NOYES:
+        typed = value.str.to_lowercase().replace_strict(_NOYES, default=None, return_dtype=pl.Boolean)
+    elif kind is ColumnType.INTEGER:
+        typed = _where(value.str.contains(_INTEGER), value).cast(pl.Int64, strict=False)
+    elif kind is ColumnType.DECIMAL:
+        typed = _where(value.str.contains(_DECIMAL), value).cast(DECIMAL_DTYPE, strict=False)
+    else:
+        typed = _parse_datetime(value, present)
+    bad = present & typed.is_null()
+    if bad.any():
+        index = int(bad.arg_max() or 0)
+        _raise(raw[index], index, column, entity, first_row)
+    if kind is ColumnType.DATE:
+        typed = typed.dt.date()
+        typed = _where(typed != _EMPTY_DATE, typed)
+    elif kind is ColumnType.DATETIME:
+        typed = _where(typed.dt.date() != _EMPTY_DATE, typed)
+    return typed.alias(column.name)
+
+
+def _where(mask: pl.Series, series: pl.Series) -> pl.Series:
+    """``series`` where ``mask`` holds, else NULL."""
+    return pl.select(pl.when(pl.lit(mask.fill_null(False))).then(pl.lit(series))).to_series()
+
+
+def _parse_datetime(value: pl.Series, present: pl.Series) -> pl.Series:
+    iso = value.str.replace(r"^(\d{4}-\d{2}-\d{2})T", "$1 ").str.replace(r"(?i)Z$", "")
+    result: pl.Series | None = None
+    for fmt in _DATETIME_FORMATS:
+        parsed = iso.str.to_datetime(fmt, strict=False, exact=True, time_unit="us")
+        result = parsed if result is None else result.fill_null(parsed)
+        if not (present & result.is_null()).any():
+            break
+    assert result is not None
+    return result
+
+
+def _raise(value: object, index: int, column: Column, entity: str, first_row: int) -> None:
+    row = first_row + index
+    shown = "" if value is None else str(value)
+    raise PackageValueError(
+        f"entity {entity!r}, column {column.name} ({column.type}), data row {row}: {shown!r} is not "
+        f"{_EXPECTED[column.type]}; fix the column's type in the catalog, or the data in F&O",
+        entity=entity,
+        column=column.name,
+        row=row,
+        value=shown,
+    )

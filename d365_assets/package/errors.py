@@ -1,0 +1,30 @@
+"""Exceptions raised by the data-package reader.
+
+::
+
+    PackageError               the package cannot be read: not a zip, unsafe entry, bad manifest,
+    │                          missing file, unknown format, or file columns that do not match the schema
+    └── PackageValueError      a value does not parse as its column's type (names entity, column, row, value)
+"""
+
+from __future__ import annotations
+
+__all__ = ["PackageError", "PackageValueError"]
+
+
+class PackageError(Exception):
+    """The data package, its manifest, or one of its entity files cannot be read."""
+
+
+class PackageValueError(PackageError):
+    """A field does not parse as the type its column declares.
+
+    ``row`` is the 1-based data row number (the header row is not counted).
+    """
+
+    def __init__(self, text: str, *, entity: str, column: str, row: int, value: str) -> None:
+        super().__init__(text)
+        self.entity = entity
+        self.column = column
+        self.row = row
+        self.value = value

@@ -1,0 +1,80 @@
+"""Configuration from ``D365_*`` environment variables (a ``.env`` file works too under ``dagster dev``).
+
+With ``D365_ENVIRONMENT_URL`` unset, the code location runs against the embedded F&O emulator.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DEFAULT_AUTHORITY_HOST", "Settings"]
+
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+DEFAULT_EMULATOR_STATE = "data/emulator"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where F&O is, how to authenticate, and where the catalog and the warehouse are."""
+
+    environment_url: str | None = None
+    """F&O base URL, e.g. ``https://contoso.operations.dynamics.com``; None = embedded emulator."""
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    authority_host: str = DEFAULT_AUTHORITY_HOST
+    ca_bundle: str | None = None
+    """An extra CA certificate (PEM) to trust besides the system store."""
+    catalog_path: str | None = None
+    """Entity catalog YAML; None = the shipped catalog."""
+    duckdb_path: str = DEFAULT_DUCKDB_PATH
+    """DuckDB database: a file path, or any DuckDB connection string such as ``md:analytics``."""
+    emulator_state_dir: str = DEFAULT_EMULATOR_STATE
+    """Where the embedded emulator keeps its state (CA, credentials, executions, packages)."""
+
+    @property
+    def uses_emulator(self) -> bool:
+        """True when no F&O environment is configured, so the embedded emulator serves as F&O."""
+        return not self.environment_url
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the ``D365_*`` variables; empty values count as unset."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        return cls(
+            environment_url=get("D365_ENVIRONMENT_URL"),
+            tenant_id=get("D365_TENANT_ID"),
+            client_id=get("D365_CLIENT_ID"),
+            client_secret=get("D365_CLIENT_SECRET"),
+            authority_host=get("D365_AUTHORITY_HOST") or DEFAULT_AUTHORITY_HOST,
+            ca_bundle=get("D365_CA_BUNDLE"),
+            catalog_path=get("D365_CATALOG"),
+            duckdb_path=get("D365_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
+            emulator_state_dir=get("D365_EMULATOR_STATE_DIR") or DEFAULT_EMULATOR_STATE,
+        )
+
+    def missing_credentials(self) -> list[str]:
+        """Names of the variables a real environment needs but that are unset."""
+        if self.uses_emulator:
+            return []
+        required = {
+            "D365_TENANT_ID": self.tenant_id,
+            "D365_CLIENT_ID": self.client_id,
+            "D365_CLIENT_SECRET": self.client_secret,
+        }
+        return [name for name, value in required.items() if not value]
+
+    def resolved_duckdb_path(self) -> str:
+        """The DuckDB target: connection strings (``md:...``) as given, file paths made absolute."""
+        if ":" in self.duckdb_path.split("/", 1)[0] and not Path(self.duckdb_path).drive:
+            return self.duckdb_path
+        return str(Path(self.duckdb_path).expanduser().resolve())

@@ -1,0 +1,382 @@
+"""Load typed entity frames into DuckDB: full replace or delta upsert, one transaction per load.
+
+Every load runs in a single DuckDB transaction: a failed or interrupted load leaves the table
+exactly as it was. A load ledger (``d365._load_ledger``) records each applied execution; an
+execution id that is already in the ledger is not applied again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import polars as pl
+from filelock import FileLock, Timeout
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+from d365_assets.package.schema import EntitySchema
+from d365_assets.warehouse.errors import LoadError, WarehouseLockedError
+
+__all__ = ["COMPANY_COLUMN", "LoadResult", "Warehouse"]
+
+COMPANY_COLUMN = "DATAAREAID"
+"""The column the loader adds to company-specific tables: the export's legal entity."""
+
+_LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS {schema}._load_ledger (
+    execution_id VARCHAR PRIMARY KEY,
+    entity VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    company VARCHAR,
+    mode VARCHAR NOT NULL,
+    rows_read BIGINT NOT NULL,
+    rows_inserted BIGINT NOT NULL,
+    rows_updated BIGINT NOT NULL,
+    rows_deleted BIGINT NOT NULL,
+    package_bytes BIGINT,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL
+)
+"""
+_TABLE_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
+_HOLDER_PATTERN = re.compile(r"Conflicting lock is held in (?P<holder>.+?)(?:\. See also|$)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load did to one table (for one company, or for a shared entity)."""
+
+    table: str
+    """Fully qualified table name, e.g. ``d365.customers_v3``."""
+    company: str | None
+    mode: str
+    execution_id: str
+    applied: bool
+    """False when the execution was already in the ledger and nothing was changed."""
+    rows_read: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_deleted: int = 0
+    company_rows: int = 0
+    """Rows of this company in the table after the load (all rows for shared entities)."""
+    table_rows: int = 0
+    duplicate_keys: int = 0
+    """Natural keys that occur more than once among this company's rows after the load."""
+    added_columns: tuple[str, ...] = ()
+    columns: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """(name, DuckDB type) of every table column after the load."""
+    seconds: float = 0.0
+
+
+class Warehouse:
+    """A DuckDB database that entity tables are loaded into.
+
+    Args:
+        database: a file path or a DuckDB connection string (``md:analytics`` for MotherDuck).
+        schema: the database schema the entity tables live in.
+        lock_timeout: seconds a load waits for another writer (or a reader holding the file) before
+            it fails with :class:`WarehouseLockedError`.
+    """
+
+    def __init__(self, database: str | Path, *, schema: str = "d365", lock_timeout: float = 300.0) -> None:
+        self.database = str(database)
+        self.schema = schema
+        self.lock_timeout = lock_timeout
+        self._is_file = not self.database.startswith(("md:", "motherduck:")) and self.database != ":memory:"
+
+    # -- connections -------------------------------------------------------------------------
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the database, waiting up to ``lock_timeout`` while another process holds it."""
+        if self._is_file:
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        retrying = Retrying(
+            retry=retry_if_exception(_is_lock_conflict),
+            stop=stop_after_delay(self.lock_timeout),
+            wait=wait_exponential(multiplier=0.05, max=2.0),
+            reraise=True,
+        )
+        try:
+            connection = retrying(duckdb.connect, self.database, read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_conflict(exc):
+                raise
+            match = _HOLDER_PATTERN.search(str(exc))
+            holder = match.group("holder").strip() if match else "another process"
+            raise WarehouseLockedError(
+                f"DuckDB file {self.database} is held open by {holder}; waited {self.lock_timeout:.0f} s. "
+                f"Close that connection (a notebook, the duckdb CLI, a BI tool) or query a copy of the file, "
+                f"then run the load again. Nothing was changed."
+            ) from None
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    @contextmanager
+    def _writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write connection, serialised across processes by a lock file next to the database."""
+        if not self._is_file:
+            with self.connect() as con:
+                yield con
+            return
+        lock = FileLock(f"{self.database}.lock")
+        try:
+            lock.acquire(timeout=self.lock_timeout)
+        except Timeout:
+            raise WarehouseLockedError(
+                f"another load into {self.database} held the writer lock for over {self.lock_timeout:.0f} s; "
+                f"raise the lock timeout or run fewer loads at once. Nothing was changed."
+            ) from None
+        try:
+            with self.connect() as con:
+                yield con
+        finally:
+            lock.release()
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load(
+        self,
+        *,
+        entity: str,
+        table: str,
+        schema: EntitySchema,
+        batches: Iterable[pl.DataFrame],
+        company: str | None,
+        mode: Literal["full", "delta"],
+        natural_key: Sequence[str],
+        execution_id: str,
+        package_bytes: int | None = None,
+    ) -> LoadResult:
+        """Apply one exported package's rows to ``table`` in one transaction.
+
+        ``full`` replaces the company's rows (all rows when ``company`` is None); ``delta`` upserts on
+        (company, natural key). ``batches`` are typed frames in ``schema`` order.
+        """
+        if mode not in ("full", "delta"):
+            raise ValueError(f"mode must be 'full' or 'delta', not {mode!r}")
+        started = datetime.now(UTC).replace(tzinfo=None)
+        clock = time.perf_counter()
+        if not _TABLE_PATTERN.match(table):
+            raise ValueError(f"table name {table!r} must be snake_case letters, digits and underscores")
+        qualified = f"{self.schema}.{table}"
+        with self._writer() as con:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+            con.execute(_LEDGER_DDL.format(schema=self.schema))
+            if con.execute(
+                f"SELECT 1 FROM {self.schema}._load_ledger WHERE execution_id = ?", [execution_id]
+            ).fetchone():
+                return self._result(con, qualified, company, mode, execution_id, natural_key, applied=False)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                added = self._ensure_table(con, qualified, schema, company_specific=company is not None)
+                rows_read = self._stage(con, schema, batches)
+                counts = self._apply(con, qualified, schema, company, mode, natural_key, execution_id)
+                con.execute(
+                    f"INSERT INTO {self.schema}._load_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        execution_id, entity, qualified, company, mode, rows_read,
+                        counts["inserted"], counts["updated"], counts["deleted"], package_bytes,
+                        started, datetime.now(UTC).replace(tzinfo=None),
+                    ],
+                )  # fmt: skip
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.execute("DROP TABLE IF EXISTS temp._d365_stage")
+            return self._result(
+                con,
+                qualified,
+                company,
+                mode,
+                execution_id,
+                natural_key,
+                applied=True,
+                rows_read=rows_read,
+                rows_inserted=counts["inserted"],
+                rows_updated=counts["updated"],
+                rows_deleted=counts["deleted"],
+                added_columns=tuple(added),
+                seconds=time.perf_counter() - clock,
+            )
+
+    def _ensure_table(
+        self, con: duckdb.DuckDBPyConnection, qualified: str, schema: EntitySchema, *, company_specific: bool
+    ) -> list[str]:
+        """Create the table, or add columns that F&O started sending; returns the added columns."""
+        wanted = [(c.name, c.type.duckdb_type) for c in schema]
+        if company_specific:
+            wanted.insert(0, (COMPANY_COLUMN, "VARCHAR"))
+        existing = self._existing_columns(con, qualified)
+        if not existing:
+            columns = ", ".join(f"{_quote(n)} {t}" for n, t in wanted)
+            con.execute(f"CREATE TABLE {qualified} ({columns}, _execution_id VARCHAR, _loaded_at TIMESTAMP)")
+            return []
+        added = []
+        for name, duck_type in wanted:
+            if name.upper() not in existing:
+                con.execute(f"ALTER TABLE {qualified} ADD COLUMN {_quote(name)} {duck_type}")
+                added.append(name)
+        return added
+
+    def _existing_columns(self, con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
+        schema, table = qualified.split(".", 1)
+        rows = con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+        return {name.upper() for (name,) in rows}
+
+    def _stage(
+        self, con: duckdb.DuckDBPyConnection, schema: EntitySchema, batches: Iterable[pl.DataFrame]
+    ) -> int:
+        columns = ", ".join(f"{_quote(c.name)} {c.type.duckdb_type}" for c in schema)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _d365_stage ({columns})")
+        names = ", ".join(_quote(c.name) for c in schema)
+        rows = 0
+        for batch in batches:
+            if batch.width != len(schema):
+                raise LoadError(
+                    f"a batch has {batch.width} columns but the schema has {len(schema)}; "
+                    f"the package reader must return frames in schema order"
+                )
+            con.register("_d365_batch", batch.to_arrow())
+            try:
+                con.execute(f"INSERT INTO _d365_stage ({names}) SELECT * FROM _d365_batch")
+            finally:
+                con.unregister("_d365_batch")
+            rows += batch.height
+        return rows
+
+    def _apply(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        qualified: str,
+        schema: EntitySchema,
+        company: str | None,
+        mode: str,
+        natural_key: Sequence[str],
+        execution_id: str,
+    ) -> dict[str, int]:
+        scope, params = _company_scope(company)
+        key_match = " AND ".join(f"t.{_quote(k)} IS NOT DISTINCT FROM s.{_quote(k)}" for k in natural_key)
+        if mode == "delta":
+            duplicates = _one(
+                con,
+                f"SELECT count(*) FROM (SELECT 1 FROM _d365_stage GROUP BY {_key_list(natural_key)} "
+                f"HAVING count(*) > 1)",
+            )
+            if duplicates:
+                raise LoadError(
+                    f"the delta package holds {duplicates} natural keys ({', '.join(natural_key)}) "
+                    f"more than once, "
+                    f"so it cannot be upserted; check natural_key in the catalog. Nothing was changed."
+                )
+        before = _one(con, f"SELECT count(*) FROM {qualified} t WHERE {scope}", params)
+        matched = _one(
+            con,
+            f"SELECT count(*) FROM {qualified} t WHERE {scope} AND EXISTS "
+            f"(SELECT 1 FROM _d365_stage s WHERE {key_match})",
+            params,
+        )
+        if mode == "full":
+            con.execute(f"DELETE FROM {qualified} t WHERE {scope}", params)
+        else:
+            con.execute(
+                f"DELETE FROM {qualified} t WHERE {scope} "
+                f"AND EXISTS (SELECT 1 FROM _d365_stage s WHERE {key_match})",
+                params,
+            )
+        names = [c.name for c in schema]
+        target = ([COMPANY_COLUMN] if company is not None else []) + names + ["_execution_id", "_loaded_at"]
+        source = (["?"] if company is not None else []) + [_quote(n) for n in names] + ["?", "now()"]
+        values = ([company] if company is not None else []) + [execution_id]
+        con.execute(
+            f"INSERT INTO {qualified} ({', '.join(_quote(n) for n in target)}) "
+            f"SELECT {', '.join(source)} FROM _d365_stage",
+            values,
+        )
+        staged = _one(con, "SELECT count(*) FROM _d365_stage")
+        return {
+            "inserted": staged - matched,
+            "updated": matched,
+            "deleted": before - matched if mode == "full" else 0,
+        }
+
+    def _result(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        qualified: str,
+        company: str | None,
+        mode: str,
+        execution_id: str,
+        natural_key: Sequence[str],
+        *,
+        applied: bool,
+        **counts: object,
+    ) -> LoadResult:
+        scope, params = _company_scope(company)
+        exists = bool(self._existing_columns(con, qualified))
+        company_rows = _one(con, f"SELECT count(*) FROM {qualified} t WHERE {scope}", params) if exists else 0
+        table_rows = _one(con, f"SELECT count(*) FROM {qualified}") if exists else 0
+        duplicates = (
+            _one(
+                con,
+                f"SELECT count(*) FROM (SELECT 1 FROM {qualified} t WHERE {scope} "
+                f"GROUP BY {_key_list(natural_key)} HAVING count(*) > 1)",
+                params,
+            )
+            if exists
+            else 0
+        )
+        columns = (
+            tuple((name, kind) for name, kind, *_ in con.execute(f"DESCRIBE {qualified}").fetchall())
+            if exists
+            else ()
+        )
+        return LoadResult(
+            table=qualified,
+            company=company,
+            mode=mode,
+            execution_id=execution_id,
+            applied=applied,
+            company_rows=company_rows,
+            table_rows=table_rows,
+            duplicate_keys=duplicates,
+            columns=columns,
+            **counts,  # type: ignore[arg-type]
+        )
+
+
+def _company_scope(company: str | None) -> tuple[str, list[object]]:
+    if company is None:
+        return "TRUE", []
+    return f"t.{COMPANY_COLUMN} = ?", [company]
+
+
+def _key_list(natural_key: Sequence[str]) -> str:
+    return ", ".join(_quote(k) for k in natural_key)
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
+    row = con.execute(sql, list(params)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()

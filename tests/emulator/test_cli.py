@@ -1,0 +1,70 @@
+"""``python -m d365_assets.emulator`` as a separate process, driven with plain httpx."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .helpers import FoClient, read_package
+
+REPO = Path(__file__).resolve().parents[2]
+KEYS = (
+    "D365_ENVIRONMENT_URL",
+    "D365_AUTHORITY_HOST",
+    "D365_BLOB_HOST",
+    "D365_TENANT_ID",
+    "D365_CLIENT_ID",
+    "D365_CLIENT_SECRET",
+    "D365_CA_BUNDLE",
+)
+
+
+def _read_settings(process: subprocess.Popen[str], timeout: float = 30) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while len(settings) < len(KEYS):
+        assert time.monotonic() < deadline, "the emulator did not print its settings"
+        line = process.stdout.readline()
+        assert line, f"emulator exited early with {process.poll()}"
+        key, _, value = line.strip().partition("=")
+        settings[key] = value
+    return settings
+
+
+def test_standalone_command(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "d365_assets.emulator", "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    try:
+        s = _read_settings(process)
+        assert set(s) == set(KEYS)
+        assert s["D365_ENVIRONMENT_URL"].startswith("https://127.0.0.1:")
+        fo = FoClient(
+            environment_url=s["D365_ENVIRONMENT_URL"],
+            authority_host=s["D365_AUTHORITY_HOST"],
+            tenant_id=s["D365_TENANT_ID"],
+            client_id=s["D365_CLIENT_ID"],
+            client_secret=s["D365_CLIENT_SECRET"],
+            ca_bundle=s["D365_CA_BUNDLE"],
+        )
+        with fo:
+            execution_id = fo.export("D365A-MainAccounts", "USMF")
+            assert fo.wait_status(execution_id) == "Succeeded"
+            url = fo.wait_url(execution_id)
+            assert url.startswith(f"{s['D365_BLOB_HOST']}/dmf/")
+            _, files = read_package(fo.download(url))
+            assert "Main account.csv" in files
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=20)
+    assert code == 0

@@ -1,0 +1,276 @@
+"""Reading entity files into typed frames: encodings, quoting, exact types, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from d365_assets.package import (
+    DataPackage,
+    EntitySchema,
+    FileFormat,
+    PackageError,
+    PackageValueError,
+)
+
+from .builders import EntityFile, csv_text, make_package, unicode_csv, utf8_csv
+
+HEADER = ["ACCOUNT", "NAME", "AMOUNT", "ONHOLD", "LINE", "SHIPDATE", "CREATED", "STATUS"]
+SCHEMA = EntitySchema.of(
+    [
+        ("ACCOUNT", "string"),
+        ("NAME", "string"),
+        ("AMOUNT", "decimal"),
+        ("ONHOLD", "noyes"),
+        ("LINE", "integer"),
+        ("SHIPDATE", "date"),
+        ("CREATED", "datetime"),
+        ("STATUS", "enum"),
+    ]
+)
+ROWS = [
+    [
+        "011000",
+        'Forest Wholesales, Inc. "FW"',
+        "1250.500000",
+        "Yes",
+        "1",
+        "2026-03-01",
+        "2026-03-01T14:05:00",
+        "Open",
+    ],
+    ["000042", "Ünïcødé 北京 line\r\nbreak", "0.100000", "No", "-2", "1900-01-01", "1900-01-01T00:00:00", ""],
+    ["US-003", "", "12345678901234567890.123456", "", "", "", "", "Closed"],
+]
+
+
+def read(
+    tmp_path: Path, data: bytes, *, fmt: str = "CSV-Unicode", schema: EntitySchema = SCHEMA, **kw
+) -> pl.DataFrame:
+    path = make_package(tmp_path / "p.zip", [EntityFile("Customers V3", data, source_format=fmt)])
+    with DataPackage.open(path, **kw) as package:
+        return package.read_entity("Customers V3", schema=schema)
+
+
+def check_typed(frame: pl.DataFrame) -> None:
+    assert frame.columns == SCHEMA.names
+    assert frame.schema == {
+        "ACCOUNT": pl.String,
+        "NAME": pl.String,
+        "AMOUNT": pl.Decimal(32, 6),
+        "ONHOLD": pl.Boolean,
+        "LINE": pl.Int64,
+        "SHIPDATE": pl.Date,
+        "CREATED": pl.Datetime("us"),
+        "STATUS": pl.String,
+    }
+    assert frame["ACCOUNT"].to_list() == ["011000", "000042", "US-003"]
+    assert frame["NAME"].to_list() == ['Forest Wholesales, Inc. "FW"', "Ünïcødé 北京 line\r\nbreak", ""]
+    assert frame["AMOUNT"].to_list() == [
+        Decimal("1250.500000"),
+        Decimal("0.100000"),
+        Decimal("12345678901234567890.123456"),
+    ]
+    assert frame["ONHOLD"].to_list() == [True, False, None]
+    assert frame["LINE"].to_list() == [1, -2, None]
+    assert frame["SHIPDATE"].to_list() == [dt.date(2026, 3, 1), None, None]
+    assert frame["CREATED"].to_list() == [dt.datetime(2026, 3, 1, 14, 5), None, None]
+    assert frame["STATUS"].to_list() == ["Open", "", "Closed"]
+
+
+def test_csv_unicode(tmp_path: Path) -> None:
+    check_typed(read(tmp_path, unicode_csv([HEADER, *ROWS])))
+
+
+@pytest.mark.parametrize("bom", [True, False])
+def test_csv_utf8(tmp_path: Path, bom: bool) -> None:
+    check_typed(read(tmp_path, utf8_csv([HEADER, *ROWS], bom=bom), fmt="CSV"))
+
+
+def test_csv_unicode_without_bom_and_big_endian_bom(tmp_path: Path) -> None:
+    check_typed(read(tmp_path, csv_text([HEADER, *ROWS]).encode("utf-16-le")))
+    check_typed(read(tmp_path, b"\xfe\xff" + csv_text([HEADER, *ROWS]).encode("utf-16-be")))
+
+
+def test_semicolon_format_can_be_registered(tmp_path: Path) -> None:
+    def field(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"' if any(c in value for c in ';"\r\n') else value
+
+    text = "".join(";".join(field(v) for v in row) + "\r\n" for row in [HEADER, *ROWS])
+    frame = read(
+        tmp_path,
+        text.encode("utf-16"),
+        fmt="SEMICOLON-Unicode",
+        formats={"SEMICOLON-Unicode": FileFormat.delimited(";", "utf-16-le")},
+    )
+    check_typed(frame)
+
+
+def test_unknown_format_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"FileFormat\.delimited"):
+        read(tmp_path, unicode_csv([HEADER]), fmt="FIXED-WIDTH")
+
+
+def test_columns_in_schema_order_and_case_insensitive(tmp_path: Path) -> None:
+    header = [h.lower() for h in reversed(HEADER)]
+    rows = [list(reversed(r)) for r in ROWS]
+    check_typed(read(tmp_path, unicode_csv([header, *rows])))
+
+
+def test_exact_decimals(tmp_path: Path) -> None:
+    schema = EntitySchema.of([("A", "decimal"), ("B", "decimal")])
+    frame = read(
+        tmp_path,
+        unicode_csv([["A", "B"], ["0.1", "0.2"], ["-0.000001", "99999999999999999999999999.999999"]]),
+        schema=schema,
+    )
+    total = frame.select((pl.col("A") + pl.col("B")).alias("S"))["S"].to_list()
+    assert total[0] == Decimal("0.3")
+    assert frame["B"].to_list()[1] == Decimal("99999999999999999999999999.999999")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-03-01", dt.date(2026, 3, 1)),
+        ("3/1/2026", dt.date(2026, 3, 1)),
+        ("03/01/2026", dt.date(2026, 3, 1)),
+        ("3/1/2026 12:00:00 AM", dt.date(2026, 3, 1)),
+        ("2026-03-01T00:00:00", dt.date(2026, 3, 1)),
+        ("1900-01-01", None),
+        ("1/1/1900", None),
+        ("1/1/1900 12:00:00 AM", None),
+        ("1900-01-01T00:00:00", None),
+        ("", None),
+    ],
+)
+def test_date_forms(tmp_path: Path, value: str, expected: dt.date | None) -> None:
+    schema = EntitySchema.of([("D", "date")])
+    assert read(tmp_path, unicode_csv([["D"], [value]]), schema=schema)["D"].to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-03-01T14:05:00", dt.datetime(2026, 3, 1, 14, 5)),
+        ("2026-03-01 14:05:00", dt.datetime(2026, 3, 1, 14, 5)),
+        ("2026-03-01T14:05:00Z", dt.datetime(2026, 3, 1, 14, 5)),
+        ("2026-03-01T14:05:00.250", dt.datetime(2026, 3, 1, 14, 5, 0, 250000)),
+        ("3/1/2026 2:05:00 PM", dt.datetime(2026, 3, 1, 14, 5)),
+        ("3/1/2026 12:00:00 AM", dt.datetime(2026, 3, 1)),
+        ("3/1/2026", dt.datetime(2026, 3, 1)),
+        ("2026-03-01", dt.datetime(2026, 3, 1)),
+        ("1/1/1900 12:00:00 AM", None),
+        ("1900-01-01 00:00:00", None),
+        ("1900-01-01T00:00:00", None),
+    ],
+)
+def test_datetime_forms(tmp_path: Path, value: str, expected: dt.datetime | None) -> None:
+    schema = EntitySchema.of([("T", "datetime")])
+    assert read(tmp_path, unicode_csv([["T"], [value]]), schema=schema)["T"].to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("Yes", True), ("No", False), ("1", True), ("0", False), ("true", True), ("FALSE", False)],
+)
+def test_noyes_forms(tmp_path: Path, value: str, expected: bool) -> None:
+    schema = EntitySchema.of([("B", "noyes")])
+    assert read(tmp_path, unicode_csv([["B"], [value]]), schema=schema)["B"].to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("kind", "bad"),
+    [
+        ("decimal", "12,50"),
+        ("decimal", "1.1234567"),
+        ("decimal", "123456789012345678901234567"),
+        ("decimal", "NaN"),
+        ("integer", "1.5"),
+        ("integer", "99999999999999999999"),
+        ("noyes", "Maybe"),
+        ("date", "2026-13-01"),
+        ("date", "01.03.2026"),
+        ("datetime", "yesterday"),
+    ],
+)
+def test_bad_value_names_column_row_and_value(tmp_path: Path, kind: str, bad: str) -> None:
+    good = {"decimal": "1.0", "integer": "1", "noyes": "Yes", "date": "2026-03-01", "datetime": "2026-03-01"}[
+        kind
+    ]
+    schema = EntitySchema.of([("ID", "string"), ("V", kind)])
+    rows = [["ID", "V"], ["a", good], ["b", ""], ["c", good], ["d", bad], ["e", bad]]
+    with pytest.raises(PackageValueError) as info:
+        read(tmp_path, unicode_csv(rows), schema=schema)
+    error = info.value
+    assert (error.entity, error.column, error.row, error.value) == ("Customers V3", "V", 4, bad)
+    assert "column V" in str(error)
+    assert "data row 4" in str(error)
+    assert repr(bad) in str(error)
+
+
+def test_bad_value_row_number_across_batches(tmp_path: Path) -> None:
+    schema = EntitySchema.of([("N", "integer")])
+    rows = [["N"]] + [[str(i)] for i in range(1, 1000)] + [["oops"]]
+    path = make_package(tmp_path / "p.zip", [EntityFile("E", unicode_csv(rows))])
+    with DataPackage.open(path) as package, pytest.raises(PackageValueError) as info:
+        list(package.iter_entity_batches("E", schema=schema, batch_rows=64))
+    assert info.value.row == 1000
+
+
+def test_batches_are_bounded_and_complete(tmp_path: Path) -> None:
+    schema = EntitySchema.of([("N", "integer"), ("S", "string")])
+    rows = [["N", "S"]] + [[str(i), f"text, {i}\r\nmore"] for i in range(10_000)]
+    path = make_package(tmp_path / "p.zip", [EntityFile("E", unicode_csv(rows))])
+    with DataPackage.open(path) as package:
+        frames = list(package.iter_entity_batches("E", schema=schema, batch_rows=3000))
+    assert [f.height for f in frames] == [3000, 3000, 3000, 1000]
+    assert pl.concat(frames)["N"].to_list() == list(range(10_000))
+
+
+def test_missing_schema_columns_are_named(tmp_path: Path) -> None:
+    data = unicode_csv([["ACCOUNT", "NAME"], ["1", "x"]])
+    with pytest.raises(PackageError) as info:
+        read(tmp_path, data)
+    assert "lacks column(s) AMOUNT, ONHOLD, LINE, SHIPDATE, CREATED, STATUS" in str(info.value)
+
+
+def test_extra_file_columns_are_named_with_the_fix(tmp_path: Path) -> None:
+    schema = EntitySchema.of([("ACCOUNT", "string")])
+    data = unicode_csv([["ACCOUNT", "NEWFIELD"], ["1", "x"]])
+    with pytest.raises(PackageError) as info:
+        read(tmp_path, data, schema=schema)
+    assert "NEWFIELD" in str(info.value)
+    assert "catalog" in str(info.value)
+
+
+def test_header_only_and_empty_files(tmp_path: Path) -> None:
+    frame = read(tmp_path, unicode_csv([HEADER]))
+    assert frame.height == 0
+    assert frame.schema["AMOUNT"] == pl.Decimal(32, 6)
+    empty = read(tmp_path, b"")
+    assert empty.height == 0
+    assert empty.columns == SCHEMA.names
+
+
+def test_ragged_row_is_a_package_error(tmp_path: Path) -> None:
+    schema = EntitySchema.of([("A", "string"), ("B", "string")])
+    data = unicode_csv([["A", "B"], ["1", "2"]]) + "3\r\n".encode("utf-16-le")
+    with pytest.raises(PackageError, match="cannot parse"):
+        read(tmp_path, data, schema=schema)
+
+
+def test_several_entities(tmp_path: Path) -> None:
+    entities = [
+        EntityFile("Customers V3", unicode_csv([["A"], ["c"]])),
+        EntityFile("Vendors V2", utf8_csv([["A"], ["v"]]), source_format="CSV"),
+    ]
+    schema = EntitySchema.of([("A", "string")])
+    with DataPackage.open(make_package(tmp_path / "p.zip", entities)) as package:
+        assert package.labels == ["Customers V3", "Vendors V2"]
+        assert package.read_entity("Vendors V2", schema=schema)["A"].to_list() == ["v"]
+        assert package.read_entity("Customers V3", schema=schema)["A"].to_list() == ["c"]

@@ -1,0 +1,80 @@
+"""The code location loads: one asset per entity with the right keys, partitions, groups, kinds and checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from d365_assets.catalog import SHIPPED_CATALOG, load_catalog
+from d365_assets.definitions import build_definitions
+from d365_assets.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+TICK = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+def test_definitions_build_one_asset_per_entity(tmp_path: Path) -> None:
+    defs = build_definitions(Settings(duckdb_path=str(tmp_path / "w.duckdb")))
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    catalog = load_catalog()
+    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == {
+        f"d365/{e.table_name}" for e in catalog.entities
+    }
+    customers = graph.get(dg.AssetKey(["d365", "customers_v3"]))
+    assert customers.partitions_def.get_partition_keys() == ["USMF", "DEMF"]
+    assert customers.group_name == "accounts_receivable"
+    assert set(customers.kinds) == {"d365", "duckdb", "polars"}
+    assert customers.code_version
+    assert graph.get(dg.AssetKey(["d365", "main_accounts"])).partitions_def is None
+    check_names = {key.name for key in graph.asset_check_keys if key.asset_key == customers.key}
+    assert check_names == {"package_rows_loaded", "has_rows", "natural_key_unique"}
+    jobs = {job.name for job in defs.resolve_all_job_defs()}
+    assert {"d365_refresh_all", "d365_refresh_customers_v3", "d365_reconcile_sales_order_lines_v2"} <= jobs
+    assert "d365_reconcile_customers_v3" not in jobs
+
+
+def test_schedule_tick_asks_one_run_per_company(tmp_path: Path) -> None:
+    defs = build_definitions(Settings(duckdb_path=str(tmp_path / "w.duckdb")))
+    repository = defs.get_repository_def()
+    schedule = defs.resolve_schedule_def("d365_refresh_sales_order_lines_v2_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=TICK, repository_def=repository
+        )
+        requests = list(schedule.evaluate_tick(context).run_requests)
+    assert sorted(r.partition_key for r in requests) == ["DEMF", "USMF"]
+    assert sorted(r.run_key for r in requests) == ["20261126T0200-DEMF", "20261126T0200-USMF"]
+    shared = defs.resolve_schedule_def("d365_refresh_main_accounts_schedule")
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=TICK, repository_def=repository
+        )
+        requests = list(shared.evaluate_tick(context).run_requests)
+    assert [r.partition_key for r in requests] == [None]
+
+
+def test_broken_catalog_fails_definitions_validate(tmp_path: Path) -> None:
+    document = yaml.safe_load(SHIPPED_CATALOG.read_text(encoding="utf-8"))
+    document["entities"][0]["columns"]["CREDITLIMIT"] = "money"
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(yaml.safe_dump(document), encoding="utf-8")
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env = {**os.environ, "D365_CATALOG": str(catalog), "DAGSTER_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "entity CustomersV3: column CREDITLIMIT has unknown type 'money'" in output
+    assert str(catalog) in output
+
+    env.pop("D365_CATALOG")
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

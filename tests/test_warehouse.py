@@ -1,0 +1,209 @@
+"""The DuckDB loader on real database files: replace, upsert, ledger, schema drift, rollback and locks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from d365_assets.package.schema import EntitySchema
+from d365_assets.warehouse import LoadError, Warehouse, WarehouseLockedError
+
+SCHEMA = EntitySchema.of([("ACCOUNT", "string"), ("AMOUNT", "decimal"), ("ACTIVE", "noyes")])
+
+
+def frame(rows: list[tuple[str, str, bool]], schema: EntitySchema = SCHEMA) -> pl.DataFrame:
+    polars_types = {"string": pl.String, "decimal": pl.Decimal(32, 6), "noyes": pl.Boolean}
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    data = {
+        c.name: pl.Series(
+            c.name, [Decimal(v) if c.type == "decimal" else v for v in values], polars_types[c.type]
+        )
+        for c, values in zip(schema, columns, strict=True)
+    }
+    return pl.DataFrame(data)
+
+
+def load(warehouse: Warehouse, rows, *, company="USMF", mode="full", execution_id="e1", schema=SCHEMA, **kw):
+    return warehouse.load(
+        entity="Accounts",
+        table="accounts",
+        schema=schema,
+        batches=kw.pop("batches", None) or [frame(rows, schema)],
+        company=company,
+        mode=mode,
+        natural_key=["ACCOUNT"],
+        execution_id=execution_id,
+        **kw,
+    )
+
+
+def table(warehouse: Warehouse) -> list[tuple]:
+    with warehouse.connect(read_only=True) as con:
+        return con.execute("SELECT * EXCLUDE (_loaded_at) FROM d365.accounts ORDER BY ALL").fetchall()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "warehouse.duckdb", lock_timeout=5)
+
+
+def test_full_load_replaces_only_that_company(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1.5", True), ("002", "2", False)], execution_id="u1")
+    load(warehouse, [("001", "7", True)], company="DEMF", execution_id="d1")
+    result = load(warehouse, [("002", "3.25", True), ("003", "0.000001", False)], execution_id="u2")
+    assert (result.rows_read, result.rows_inserted, result.rows_updated, result.rows_deleted) == (2, 1, 1, 1)
+    assert (result.company_rows, result.table_rows, result.duplicate_keys) == (2, 3, 0)
+    assert table(warehouse) == [
+        ("DEMF", "001", Decimal("7.000000"), True, "d1"),
+        ("USMF", "002", Decimal("3.250000"), True, "u2"),
+        ("USMF", "003", Decimal("0.000001"), False, "u2"),
+    ]
+    assert ("DATAAREAID", "VARCHAR") in result.columns
+    assert ("AMOUNT", "DECIMAL(32,6)") in result.columns
+
+
+def test_delta_upserts_on_company_and_key(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1", True), ("002", "2", True)], execution_id="u1")
+    load(warehouse, [("002", "5", True)], company="DEMF", execution_id="d1")
+    result = load(warehouse, [("002", "9", False), ("004", "4", True)], mode="delta", execution_id="u2")
+    assert (result.rows_inserted, result.rows_updated, result.rows_deleted) == (1, 1, 0)
+    assert table(warehouse) == [
+        ("DEMF", "002", Decimal("5.000000"), True, "d1"),
+        ("USMF", "001", Decimal("1.000000"), True, "u1"),
+        ("USMF", "002", Decimal("9.000000"), False, "u2"),
+        ("USMF", "004", Decimal("4.000000"), True, "u2"),
+    ]
+
+
+def test_an_execution_is_never_applied_twice(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1", True)], mode="delta", execution_id="x1")
+    again = load(warehouse, [("001", "99", False)], mode="delta", execution_id="x1")
+    assert not again.applied
+    assert again.rows_read == 0
+    assert table(warehouse) == [("USMF", "001", Decimal("1.000000"), True, "x1")]
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM d365._load_ledger").fetchone() == (1,)
+
+
+def test_duplicate_keys_in_a_delta_are_refused_without_change(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1", True)], execution_id="u1")
+    before = table(warehouse)
+    with pytest.raises(LoadError, match=r"holds 1 natural keys \(ACCOUNT\) more than once"):
+        load(warehouse, [("002", "1", True), ("002", "2", True)], mode="delta", execution_id="u2")
+    assert table(warehouse) == before
+
+
+def test_a_failing_load_leaves_the_table_exactly_as_it_was(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1", True), ("002", "2", True)], execution_id="u1")
+    before = table(warehouse)
+
+    def broken_batches() -> Iterator[pl.DataFrame]:
+        yield frame([("003", "3", True)])
+        raise ValueError("row 2 of the package does not parse")
+
+    with pytest.raises(ValueError, match="does not parse"):
+        load(warehouse, [], execution_id="u2", batches=broken_batches())
+    assert table(warehouse) == before
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute("SELECT execution_id FROM d365._load_ledger").fetchall() == [("u1",)]
+
+
+def test_new_upstream_column_is_added_and_dropped_ones_stay_null(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1", True)], execution_id="u1")
+    wider = EntitySchema.of(
+        [("ACCOUNT", "string"), ("AMOUNT", "decimal"), ("ACTIVE", "noyes"), ("NOTE", "string")]
+    )
+    polars_frame = frame([("002", "2", False)]).with_columns(pl.lit("new").alias("NOTE"))
+    result = load(warehouse, [], schema=wider, batches=[polars_frame], mode="delta", execution_id="u2")
+    assert result.added_columns == ("NOTE",)
+    narrower = EntitySchema.of([("ACCOUNT", "string"), ("ACTIVE", "noyes")])
+    narrow_frame = pl.DataFrame({"ACCOUNT": ["003"], "ACTIVE": [True]})
+    load(warehouse, [], schema=narrower, batches=[narrow_frame], mode="delta", execution_id="u3")
+    assert table(warehouse) == [
+        ("USMF", "001", Decimal("1.000000"), True, "u1", None),
+        ("USMF", "002", Decimal("2.000000"), False, "u2", "new"),
+        ("USMF", "003", None, True, "u3", None),
+    ]
+
+
+def _hold_file(path: Path, seconds: float) -> subprocess.Popen:
+    code = f"""
+        import duckdb, sys, time
+        con = duckdb.connect({str(path)!r})
+        print("holding", flush=True)
+        time.sleep({seconds})
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout.readline().strip() == "holding"
+    return process
+
+
+def test_a_load_waits_for_a_reader_to_let_go(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1", True)], execution_id="u1")
+    holder = _hold_file(Path(warehouse.database), seconds=1.5)
+    started = time.monotonic()
+    result = load(warehouse, [("002", "2", True)], execution_id="u2")
+    waited = time.monotonic() - started
+    holder.wait(timeout=10)
+    assert result.applied
+    assert waited >= 0.5
+    assert table(warehouse)[0][1] == "002"
+
+
+def test_a_load_times_out_naming_the_holder_and_changes_nothing(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb", lock_timeout=1)
+    load(warehouse, [("001", "1", True)], execution_id="u1")
+    holder = _hold_file(Path(warehouse.database), seconds=30)
+    try:
+        with pytest.raises(
+            WarehouseLockedError, match=rf"held open by .*\(PID {holder.pid}\).*Nothing was changed"
+        ):
+            load(warehouse, [("002", "2", True)], execution_id="u2")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert table(warehouse) == [("USMF", "001", Decimal("1.000000"), True, "u1")]
+
+
+def test_a_load_killed_midway_leaves_the_table_as_it_was(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb", lock_timeout=5)
+    load(warehouse, [("001", "1", True)], execution_id="u1")
+    before = table(warehouse)
+    code = f"""
+        import sys, time
+        import polars as pl
+        from decimal import Decimal
+        from d365_assets.package.schema import EntitySchema
+        from d365_assets.warehouse import Warehouse
+        schema = EntitySchema.of([("ACCOUNT", "string"), ("AMOUNT", "decimal"), ("ACTIVE", "noyes")])
+        def batches():
+            for i in range(1000):
+                types = {{"ACCOUNT": pl.String, "AMOUNT": pl.Decimal(32, 6), "ACTIVE": pl.Boolean}}
+                row = {{"ACCOUNT": [f"{{i:05d}}"], "AMOUNT": [Decimal("1")], "ACTIVE": [True]}}
+                yield pl.DataFrame(row, schema=types)
+                if i == 10:
+                    print("loading", flush=True)
+                time.sleep(0.05)
+        Warehouse({str(warehouse.database)!r}).load(entity="Accounts", table="accounts", schema=schema,
+            batches=batches(), company="USMF", mode="full", natural_key=["ACCOUNT"], execution_id="killed")
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout.readline().strip() == "loading"
+    process.kill()
+    process.wait(timeout=10)
+    assert table(warehouse) == before
+    with duckdb.connect(str(warehouse.database), read_only=True) as con:
+        assert con.execute("SELECT execution_id FROM d365._load_ledger").fetchall() == [("u1",)]
