@@ -6,6 +6,7 @@ import dagster as dg
 
 from d365_assets.catalog import load_catalog
 from d365_assets.defs import build_d365_assets, build_jobs, build_schedules, resources_from_settings
+from d365_assets.defs.freshness import build_freshness_checks
 from d365_assets.settings import Settings
 
 __all__ = ["build_definitions", "defs"]
@@ -15,10 +16,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Definitions for the catalog and connection named by ``settings`` (the environment by default)."""
     settings = settings or Settings.from_env()
     catalog = load_catalog(settings.catalog_path)
+    assets = build_d365_assets(catalog)
+    freshness_checks, freshness_sensor = build_freshness_checks(catalog, assets)
     return dg.Definitions(
-        assets=build_d365_assets(catalog),
+        assets=assets,
+        asset_checks=freshness_checks,
         jobs=build_jobs(catalog),
         schedules=build_schedules(catalog),
+        sensors=[freshness_sensor],
         resources=resources_from_settings(settings),
     )
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
 from d365_assets.catalog import EntityConfig, RefreshMode
-from d365_assets.fo import D365Client, ExportedPackage
+from d365_assets.fo import D365Client, D365Error, ExportedPackage
 from d365_assets.package import DataPackage
+from d365_assets.spool import PackageSpool, SpooledPackage
 from d365_assets.warehouse import LoadResult, Warehouse
 
 __all__ = ["RefreshOutcome", "refresh_entity"]
@@ -33,7 +32,11 @@ class RefreshOutcome:
     package_rows: int
     """Rows the package's entity file held."""
     seconds: dict[str, float] = field(default_factory=dict)
-    """Wall seconds per phase: f&o_wait, download, parse_and_load."""
+    """Wall seconds per phase: export_wait (F&O), download, parse_and_load."""
+    summary_url: str | None = None
+    """F&O's execution summary page for this export, when F&O tells it."""
+    replayed: tuple[LoadResult, ...] = ()
+    """Loads of packages that earlier refreshes downloaded but could not load, applied first."""
 
 
 def refresh_entity(
@@ -42,44 +45,43 @@ def refresh_entity(
     company: str | None,
     client: D365Client,
     warehouse: Warehouse,
+    spool: PackageSpool,
     mode: RefreshMode | None = None,
-    workdir: Path | None = None,
+    wait_for_other_refresh: float = 4 * 3600.0,
 ) -> RefreshOutcome:
     """Export ``entity`` for ``company`` (None for shared entities), then load it into ``warehouse``.
 
-    The DuckDB file is opened only for the load, never while waiting on F&O.
+    ``mode`` FULL on a delta entity is a reconcile: a full export through its ``reconcile_project``
+    that replaces the company's rows, so rows deleted in F&O go. The DuckDB file is opened only for
+    the load, never while waiting on F&O. A package whose load fails stays in ``spool`` and is
+    loaded first by the next refresh of the same entity and company.
     """
     if entity.company_specific and company is None:
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
     mode = mode or entity.refresh
     project = entity.data_project if mode is entity.refresh else entity.reconcile_project
     if project is None:
-        raise ValueError(f"{entity.name} has no reconcile_project in the catalog")
-    with tempfile.TemporaryDirectory(prefix="d365-package-", dir=workdir) as tmp:
+        raise ValueError(f"{entity.name} has no reconcile_project in the catalog: add one to reconcile it")
+    with spool.exclusive(entity.table_name, company, timeout=wait_for_other_refresh) as folder:
+        replayed = []
+        for pending in spool.pending(entity.table_name, company):
+            replayed.append(_load(entity, company, warehouse, pending)[0])
+            spool.remove(pending)
+            logger.warning(
+                "%s %s: loaded the package of execution %s left by an earlier failed refresh",
+                entity.name, company or "shared", pending.execution_id,
+            )  # fmt: skip
         package = client.export_package(
-            data_project=project,
-            legal_entity=company or entity.companies[0],
-            destination_dir=Path(tmp),
+            data_project=project, legal_entity=company or entity.companies[0], destination_dir=folder
         )
+        spooled = spool.record(package.path, execution_id=package.execution_id, mode=mode.value)
         clock = time.perf_counter()
-        counter = _RowCounter()
-        with DataPackage.open(package.path) as data_package:
-            batches = data_package.iter_entity_batches(entity.label, schema=entity.schema)
-            load = warehouse.load(
-                entity=entity.name,
-                table=entity.table_name,
-                schema=entity.schema,
-                batches=counter.count(batches),
-                company=company,
-                mode=mode.value,
-                natural_key=entity.natural_key,
-                execution_id=package.execution_id,
-                package_bytes=package.size_bytes,
-            )
-    seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
+        load, package_rows = _load(entity, company, warehouse, spooled)
+        seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
+        spool.remove(spooled)
     logger.info(
         "%s %s: %d package rows, %d inserted, %d updated, %d deleted (execution %s)",
-        entity.name, company or "shared", counter.rows, load.rows_inserted, load.rows_updated,
+        entity.name, company or "shared", package_rows, load.rows_inserted, load.rows_updated,
         load.rows_deleted, package.execution_id,
     )  # fmt: skip
     return RefreshOutcome(
@@ -88,9 +90,40 @@ def refresh_entity(
         mode=mode,
         package=package,
         load=load,
-        package_rows=counter.rows,
+        package_rows=package_rows,
         seconds=seconds,
+        summary_url=_summary_url(client, package.execution_id),
+        replayed=tuple(replayed),
     )
+
+
+def _load(
+    entity: EntityConfig, company: str | None, warehouse: Warehouse, package: SpooledPackage
+) -> tuple[LoadResult, int]:
+    """Load one spooled package; returns the load and the rows the package's entity file held."""
+    counter = _RowCounter()
+    with DataPackage.open(package.path) as data_package:
+        load = warehouse.load(
+            entity=entity.name,
+            table=entity.table_name,
+            schema=entity.schema,
+            batches=counter.count(data_package.iter_entity_batches(entity.label, schema=entity.schema)),
+            company=company,
+            mode=package.mode,
+            natural_key=entity.natural_key,
+            execution_id=package.execution_id,
+            package_bytes=package.size_bytes,
+        )
+    return load, counter.rows
+
+
+def _summary_url(client: D365Client, execution_id: str) -> str | None:
+    """The execution summary page, or None: optional metadata never fails a refresh."""
+    try:
+        return client.get_execution_summary_page_url(execution_id) or None
+    except D365Error as exc:
+        logger.warning("could not get the execution summary page of %s: %s", execution_id, exc)
+        return None
 
 
 class _RowCounter:

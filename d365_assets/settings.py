@@ -15,6 +15,7 @@ __all__ = ["DEFAULT_AUTHORITY_HOST", "Settings"]
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_EMULATOR_STATE = "data/emulator"
+DEFAULT_PACKAGE_DIR = "data/packages"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Settings:
     """DuckDB database: a file path, or any DuckDB connection string such as ``md:analytics``."""
     emulator_state_dir: str = DEFAULT_EMULATOR_STATE
     """Where the embedded emulator keeps its state (CA, credentials, executions, packages)."""
+    package_dir: str = DEFAULT_PACKAGE_DIR
+    """Where downloaded packages wait to be loaded; a failed load's package waits for the next run."""
 
     @property
     def uses_emulator(self) -> bool:
@@ -60,6 +63,7 @@ class Settings:
             catalog_path=get("D365_CATALOG"),
             duckdb_path=get("D365_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
             emulator_state_dir=get("D365_EMULATOR_STATE_DIR") or DEFAULT_EMULATOR_STATE,
+            package_dir=get("D365_PACKAGE_DIR") or DEFAULT_PACKAGE_DIR,
         )
 
     def missing_credentials(self) -> list[str]:

@@ -12,14 +12,21 @@ import pytest
 from d365_assets.catalog import EntityConfig
 from d365_assets.emulator import Emulator, EmulatorConfig
 
-# Small but non-trivial row counts keep the suite fast on 2 cores.
+# Small but non-trivial row counts and a quick execution lifecycle keep the suite fast on 2 cores.
 TEST_ROWS = {"GeneralJournalAccountEntries": 1500, "SalesOrderLinesV2": 400, "PurchaseOrderLinesV2": 200}
+QUICK_LIFECYCLE = {
+    "not_visible_seconds": 0.05,
+    "not_run_seconds": 0.05,
+    "executing_seconds": 0.05,
+    "package_url_delay_seconds": 0.05,
+}
 
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[Emulator]:
     """A running emulator with its own state folder."""
-    emulator = Emulator(state_dir=tmp_path / "emulator", config=EmulatorConfig(rows=TEST_ROWS)).start()
+    config = EmulatorConfig(rows=TEST_ROWS, **QUICK_LIFECYCLE)
+    emulator = Emulator(state_dir=tmp_path / "emulator", config=config).start()
     try:
         yield emulator
     finally:

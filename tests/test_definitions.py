@@ -34,7 +34,17 @@ def test_definitions_build_one_asset_per_entity(tmp_path: Path) -> None:
     assert customers.code_version
     assert graph.get(dg.AssetKey(["d365", "main_accounts"])).partitions_def is None
     check_names = {key.name for key in graph.asset_check_keys if key.asset_key == customers.key}
-    assert check_names == {"package_rows_loaded", "has_rows", "natural_key_unique"}
+    assert check_names == {
+        "package_rows_loaded",
+        "has_rows",
+        "natural_key_unique",
+        "row_count_stable",
+        "freshness_check",
+    }
+    assert (
+        defs.resolve_sensor_def("d365_freshness_checks_sensor").default_status
+        == dg.DefaultSensorStatus.RUNNING
+    )
     jobs = {job.name for job in defs.resolve_all_job_defs()}
     assert {"d365_refresh_all", "d365_refresh_customers_v3", "d365_reconcile_sales_order_lines_v2"} <= jobs
     assert "d365_reconcile_customers_v3" not in jobs

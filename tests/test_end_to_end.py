@@ -49,20 +49,25 @@ def assert_tables_equal_source(database: Path, emulator: Emulator, *, modes: set
 def test_embedded_emulator_full_delta_and_reconcile(tmp_path: Path, emulator: Emulator) -> None:
     """Default backend (no D365_ENVIRONMENT_URL): full load, a delta after activity, then reconcile."""
     database = tmp_path / "warehouse.duckdb"
-    settings = Settings(duckdb_path=str(database), emulator_state_dir=str(emulator.state_dir))
+    settings = Settings(
+        duckdb_path=str(database),
+        emulator_state_dir=str(emulator.state_dir),
+        package_dir=str(tmp_path / "packages"),
+    )
     defs = build_definitions(settings)
     with dg.instance_for_test() as instance:
         run_main_job(defs, instance)
         assert_tables_equal_source(database, emulator, modes={RefreshMode.FULL, RefreshMode.DELTA})
 
-        emulator.advance_activity(1)
-        run_main_job(defs, instance)
-        assert_tables_equal_source(database, emulator, modes={RefreshMode.FULL})
         lines = CATALOG.entity("SalesOrderLinesV2")
-        loaded = {row[0] for row in table_rows(database, lines, "USMF")}
-        current = {row[0] for row in source_rows(emulator, lines, "USMF")}
-        assert current <= loaded, "every inserted and updated line arrived with the delta"
-        assert loaded - current, "deletes never travel in a DMF delta, so the table still has them"
+        for _ in range(3):  # three deltas, each after simulated inserts, updates and deletes
+            emulator.advance_activity(1)
+            run_main_job(defs, instance)
+            assert_tables_equal_source(database, emulator, modes={RefreshMode.FULL})
+            loaded = set(table_rows(database, lines, "USMF"))
+            current = set(source_rows(emulator, lines, "USMF"))
+            assert current <= loaded, "every inserted and updated line arrived with its current values"
+            assert loaded - current, "deletes never travel in a DMF delta, so the table still has them"
 
         run_main_job(defs, instance, tags={"d365/mode": "reconcile"})
         assert_tables_equal_source(database, emulator, modes={RefreshMode.FULL, RefreshMode.DELTA})
@@ -88,6 +93,7 @@ def test_real_environment_by_configuration_only(tmp_path: Path, emulator: Emulat
         ca_bundle=str(emulator.ca_bundle),
         duckdb_path=str(database),
         emulator_state_dir=str(tmp_path / "unused"),
+        package_dir=str(tmp_path / "packages"),
     )
     env = {
         "D365_ENVIRONMENT_URL": emulator.environment_url,
@@ -127,6 +133,7 @@ def test_demo_command_records_runs_and_prints_summary(tmp_path: Path) -> None:
         "DAGSTER_HOME": str(tmp_path),
         "D365_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
         "D365_EMULATOR_STATE_DIR": str(tmp_path / "emulator"),
+        "D365_PACKAGE_DIR": str(tmp_path / "packages"),
     }
     env.pop("D365_ENVIRONMENT_URL", None)
     result = subprocess.run(

@@ -11,7 +11,9 @@ from d365_assets.defs.checks import entity_check_specs, evaluate_checks
 from d365_assets.defs.resources import D365Resource, WarehouseResource
 from d365_assets.defs.translator import DagsterD365Translator
 from d365_assets.fo import D365Error, ExportFailedError
+from d365_assets.package import PackageError
 from d365_assets.refresh import RefreshOutcome, refresh_entity
+from d365_assets.warehouse import WarehouseError
 
 __all__ = ["EXPORT_POOL", "build_d365_assets", "build_entity_asset"]
 
@@ -50,6 +52,7 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
                     company=company,
                     client=client,
                     warehouse=warehouse.get_warehouse(),
+                    spool=warehouse.get_spool(),
                     mode=mode,
                 )
         except ExportFailedError as exc:
@@ -61,8 +64,8 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
                     "d365/errors": dg.MetadataValue.json(list(exc.errors)),
                 },
             ) from exc
-        except D365Error as exc:
-            raise dg.Failure(description=str(exc)) from exc
+        except (D365Error, PackageError, WarehouseError) as exc:
+            raise dg.Failure(description=f"{type(exc).__name__}: {exc}") from exc
         for warning in outcome.package.warnings:
             context.log.warning(f"{entity.name} {company or ''}: F&O reported: {warning}")
         yield dg.MaterializeResult(
@@ -95,6 +98,10 @@ def materialization_metadata(outcome: RefreshOutcome, *, database: str) -> dict[
     }
     if outcome.company is not None:
         metadata["dagster/partition_row_count"] = load.company_rows
+    if outcome.summary_url:
+        metadata["d365/execution_summary"] = dg.MetadataValue.url(outcome.summary_url)
+    if outcome.replayed:
+        metadata["d365/replayed_executions"] = ", ".join(r.execution_id for r in outcome.replayed)
     if load.added_columns:
         metadata["d365/added_columns"] = ", ".join(load.added_columns)
     if outcome.package.warnings:

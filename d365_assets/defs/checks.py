@@ -12,7 +12,10 @@ __all__ = ["CHECK_NAMES", "entity_check_specs", "evaluate_checks"]
 ROWS_MATCH = "package_rows_loaded"
 HAS_ROWS = "has_rows"
 KEY_UNIQUE = "natural_key_unique"
-CHECK_NAMES = (ROWS_MATCH, HAS_ROWS, KEY_UNIQUE)
+ROWS_STABLE = "row_count_stable"
+CHECK_NAMES = (ROWS_MATCH, HAS_ROWS, KEY_UNIQUE, ROWS_STABLE)
+MAX_ROW_DROP = 0.5
+"""A table (or company) that shrinks below this share of its last full load's rows gets a warning."""
 
 
 def entity_check_specs(key: dg.AssetKey, entity: EntityConfig) -> list[dg.AssetCheckSpec]:
@@ -31,6 +34,11 @@ def entity_check_specs(key: dg.AssetKey, entity: EntityConfig) -> list[dg.AssetC
             asset=key,
             blocking=entity.refresh is RefreshMode.DELTA,
             description=f"No natural key ({', '.join(entity.natural_key)}) occurs twice among {scope}.",
+        ),
+        dg.AssetCheckSpec(
+            ROWS_STABLE,
+            asset=key,
+            description=f"Warns when {scope} drop below {MAX_ROW_DROP:.0%} of the last full load's rows.",
         ),
     ]
 
@@ -59,4 +67,15 @@ def evaluate_checks(outcome: RefreshOutcome) -> list[dg.AssetCheckResult]:
             passed=load.duplicate_keys == 0,
             metadata={"duplicate_keys": load.duplicate_keys},
         ),
+        _row_count_stable(load.company_rows, load.previous_full_rows),
     ]
+
+
+def _row_count_stable(rows: int, previous_full_rows: int | None) -> dg.AssetCheckResult:
+    floor = None if previous_full_rows is None else int(previous_full_rows * MAX_ROW_DROP)
+    return dg.AssetCheckResult(
+        check_name=ROWS_STABLE,
+        passed=floor is None or rows >= floor,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rows": rows, "previous_full_load_rows": previous_full_rows or 0, "warn_below": floor or 0},
+    )

@@ -8,7 +8,14 @@ import dagster as dg
 from pydantic import Field
 
 from d365_assets.fo import ClientSecretCredential, D365Client
-from d365_assets.settings import DEFAULT_AUTHORITY_HOST, DEFAULT_DUCKDB_PATH, DEFAULT_EMULATOR_STATE, Settings
+from d365_assets.settings import (
+    DEFAULT_AUTHORITY_HOST,
+    DEFAULT_DUCKDB_PATH,
+    DEFAULT_EMULATOR_STATE,
+    DEFAULT_PACKAGE_DIR,
+    Settings,
+)
+from d365_assets.spool import PackageSpool
 from d365_assets.warehouse import Warehouse
 
 __all__ = ["D365Resource", "WarehouseResource", "resources_from_settings"]
@@ -81,10 +88,18 @@ class WarehouseResource(dg.ConfigurableResource):
     lock_timeout_seconds: float = Field(
         default=300.0, description="How long a load waits while another process holds the DuckDB file."
     )
+    package_dir: str = Field(
+        default=DEFAULT_PACKAGE_DIR,
+        description="Downloaded packages wait here until loaded; a failed load's stays for the next run.",
+    )
 
     def get_warehouse(self) -> Warehouse:
         """The warehouse loader for this database."""
         return Warehouse(self.database, lock_timeout=self.lock_timeout_seconds)
+
+    def get_spool(self) -> PackageSpool:
+        """The folder of downloaded packages not loaded yet."""
+        return PackageSpool(self.package_dir)
 
 
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -102,4 +117,8 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         ca_bundle=settings.ca_bundle,
         emulator_state_dir=str(Path(settings.emulator_state_dir).expanduser().resolve()),
     )
-    return {"d365": d365, "warehouse": WarehouseResource(database=settings.resolved_duckdb_path())}
+    warehouse = WarehouseResource(
+        database=settings.resolved_duckdb_path(),
+        package_dir=str(Path(settings.package_dir).expanduser().resolve()),
+    )
+    return {"d365": d365, "warehouse": warehouse}

@@ -69,6 +69,8 @@ class LoadResult:
     table_rows: int = 0
     duplicate_keys: int = 0
     """Natural keys that occur more than once among this company's rows after the load."""
+    previous_full_rows: int | None = None
+    """Rows of the previous full load of this table and company (None when there was none)."""
     added_columns: tuple[str, ...] = ()
     columns: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """(name, DuckDB type) of every table column after the load."""
@@ -345,6 +347,12 @@ class Warehouse:
             if exists
             else ()
         )
+        previous_full = con.execute(
+            f"SELECT rows_read FROM {self.schema}._load_ledger WHERE table_name = ? "
+            "AND company IS NOT DISTINCT FROM ? AND mode = 'full' AND execution_id <> ? "
+            "ORDER BY finished_at DESC LIMIT 1",
+            [qualified, company, execution_id],
+        ).fetchone()
         return LoadResult(
             table=qualified,
             company=company,
@@ -354,6 +362,7 @@ class Warehouse:
             company_rows=company_rows,
             table_rows=table_rows,
             duplicate_keys=duplicates,
+            previous_full_rows=previous_full[0] if previous_full else None,
             columns=columns,
             **counts,  # type: ignore[arg-type]
         )

@@ -1,0 +1,42 @@
+"""Freshness checks that OSS Dagster can alert on, beside each asset's FreshnessPolicy.
+
+The FreshnessPolicy drives the UI's freshness state; open-source Dagster has no alert hook on it.
+A freshness *check* fails visibly (and can drive alerts through run-failure or check sensors), so
+each entity also gets one, evaluated by a sensor that runs with the daemon.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from datetime import timedelta
+
+import dagster as dg
+
+from d365_assets.catalog import Catalog
+
+__all__ = ["build_freshness_checks"]
+
+
+def build_freshness_checks(
+    catalog: Catalog, assets: Sequence[dg.AssetsDefinition]
+) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:
+    """One last-update freshness check per entity (window from the catalog) and their sensor."""
+    by_table = {key.path[-1]: asset for asset in assets for key in asset.keys}
+    checks: list[dg.AssetChecksDefinition] = []
+    with warnings.catch_warnings():
+        # Superseded in favour of FreshnessPolicy, which we set too; the checks add OSS alerting.
+        warnings.simplefilter("ignore", category=dg.SupersessionWarning)
+        for entity in catalog.entities:
+            checks.extend(
+                dg.build_last_update_freshness_checks(
+                    assets=[by_table[entity.table_name]],
+                    lower_bound_delta=timedelta(hours=entity.freshness_hours),
+                )
+            )
+        sensor = dg.build_sensor_for_freshness_checks(
+            freshness_checks=checks,
+            name="d365_freshness_checks_sensor",
+            default_status=dg.DefaultSensorStatus.RUNNING,
+        )
+    return checks, sensor

@@ -1,0 +1,270 @@
+"""Loads as Dagster runs them: checks failing for real reasons, locks, kept packages, concurrency, kills."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+from filelock import FileLock, Timeout
+
+from d365_assets.catalog import SHIPPED_CATALOG, load_catalog
+from d365_assets.definitions import build_definitions
+from d365_assets.defs import WarehouseResource
+from d365_assets.emulator import Emulator, EmulatorConfig
+from d365_assets.settings import Settings
+from tests.conftest import TEST_ROWS, source_rows, table_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings_for(tmp_path: Path, emulator: Emulator, *, catalog: Path | None = None) -> Settings:
+    return Settings(
+        duckdb_path=str(tmp_path / "warehouse.duckdb"),
+        emulator_state_dir=str(emulator.state_dir),
+        package_dir=str(tmp_path / "packages"),
+        catalog_path=str(catalog) if catalog else None,
+    )
+
+
+def catalog_with(tmp_path: Path, entity: str, **changes: object) -> Path:
+    document = yaml.safe_load(SHIPPED_CATALOG.read_text(encoding="utf-8"))
+    next(e for e in document["entities"] if e["name"] == entity).update(changes)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def materialize(
+    settings: Settings, table: str, company: str | None, *, warehouse_lock_timeout: float | None = None
+) -> dg.ExecuteInProcessResult:
+    defs = build_definitions(settings)
+    resources = dict(defs.resources)
+    if warehouse_lock_timeout is not None:
+        resources["warehouse"] = WarehouseResource(
+            database=settings.duckdb_path,
+            package_dir=settings.package_dir,
+            lock_timeout_seconds=warehouse_lock_timeout,
+        )
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            [defs.get_assets_def(dg.AssetKey(["d365", table]))],
+            resources=resources,
+            instance=instance,
+            partition_key=company,
+            raise_on_error=False,
+        )
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    return "\n".join(
+        event.step_failure_data.error.message for event in result.all_events if event.is_step_failure
+    )
+
+
+def hold_duckdb(path: Path, seconds: float) -> subprocess.Popen:
+    code = (
+        f"import duckdb, time; con = duckdb.connect({str(path)!r}); "
+        f"print('held', flush=True); time.sleep({seconds})"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_all_checks_pass_on_a_clean_load(tmp_path: Path, emulator: Emulator) -> None:
+    result = materialize(settings_for(tmp_path, emulator), "vendors_v2", "USMF")
+    assert result.success
+    checks = check_results(result)
+    assert {name: c.passed for name, c in checks.items()} == {
+        "package_rows_loaded": True,
+        "has_rows": True,
+        "natural_key_unique": True,
+        "row_count_stable": True,
+    }
+    assert checks["package_rows_loaded"].metadata["package_rows"].value == len(
+        emulator.source_rows("VendorsV2", "USMF")
+    )
+
+
+def test_wrong_natural_key_fails_the_uniqueness_check(tmp_path: Path, emulator: Emulator) -> None:
+    catalog = catalog_with(tmp_path, "CustomersV3", natural_key=["CUSTOMERGROUPID"])
+    result = materialize(settings_for(tmp_path, emulator, catalog=catalog), "customers_v3", "USMF")
+    assert result.success, "the uniqueness check does not block full loads"
+    check = check_results(result)["natural_key_unique"]
+    assert not check.passed
+    assert check.metadata["duplicate_keys"].value > 0
+
+
+def test_empty_company_fails_has_rows(tmp_path: Path) -> None:
+    with Emulator(state_dir=tmp_path / "emulator", config=EmulatorConfig(rows={"VendorsV2": 0})) as emulator:
+        result = materialize(settings_for(tmp_path, emulator), "vendors_v2", "DEMF")
+    assert result.success
+    checks = check_results(result)
+    assert checks["package_rows_loaded"].passed
+    assert not checks["has_rows"].passed
+    assert checks["has_rows"].metadata["rows"].value == 0
+
+
+def test_sharp_drop_against_last_full_load_warns(tmp_path: Path) -> None:
+    config = EmulatorConfig(rows=TEST_ROWS, insert_rate=0.0, update_rate=0.0, delete_rate=0.7)
+    with Emulator(state_dir=tmp_path / "emulator", config=config) as emulator:
+        settings = settings_for(tmp_path, emulator)
+        assert check_results(materialize(settings, "customers_v3", "USMF"))["row_count_stable"].passed
+        emulator.advance_activity(1)
+        result = materialize(settings, "customers_v3", "USMF")
+    assert result.success
+    check = check_results(result)["row_count_stable"]
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["rows"].value < check.metadata["warn_below"].value
+
+
+def test_ambiguous_delta_key_fails_the_run_and_keeps_the_package(tmp_path: Path, emulator: Emulator) -> None:
+    catalog = catalog_with(tmp_path, "SalesOrderHeadersV2", natural_key=["CURRENCYCODE"])
+    settings = settings_for(tmp_path, emulator, catalog=catalog)
+    result = materialize(settings, "sales_order_headers_v2", "USMF")
+    assert not result.success
+    assert "more than once, so it cannot be upserted; check natural_key in the catalog" in failure_message(
+        result
+    )
+    assert list((tmp_path / "packages" / "sales_order_headers_v2" / "USMF").glob("*.zip"))
+    with duckdb.connect(settings.duckdb_path, read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema='d365'"
+        ).fetchall()
+    assert ("sales_order_headers_v2",) not in tables
+
+
+def test_locked_warehouse_fails_naming_the_holder_then_the_next_run_loads_the_kept_package(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """A delta whose load fails must not be lost: F&O already advanced its watermark."""
+    settings = settings_for(tmp_path, emulator)
+    lines = load_catalog().entity("SalesOrderLinesV2")
+    assert materialize(settings, "sales_order_lines_v2", "USMF").success
+    emulator.advance_activity(1)
+    holder = hold_duckdb(Path(settings.duckdb_path), seconds=60)
+    try:
+        failed = materialize(settings, "sales_order_lines_v2", "USMF", warehouse_lock_timeout=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not failed.success
+    assert f"(PID {holder.pid})" in failure_message(failed)
+    assert "Nothing was changed" in failure_message(failed)
+    kept = list((tmp_path / "packages" / "sales_order_lines_v2" / "USMF").glob("*.zip"))
+    assert len(kept) == 1
+
+    result = materialize(settings, "sales_order_lines_v2", "USMF")
+    assert result.success
+    metadata = result.asset_materializations_for_node("d365_sales_order_lines_v2")[0].metadata
+    assert metadata["d365/replayed_executions"].value == kept[0].stem
+    assert not list((tmp_path / "packages" / "sales_order_lines_v2" / "USMF").glob("*.zip"))
+    loaded = {row[0] for row in table_rows(settings.duckdb_path, lines, "USMF")}
+    current = {row[0] for row in source_rows(emulator, lines, "USMF")}
+    assert current <= loaded, "the changes of the failed run arrived through the kept package"
+
+
+def test_a_run_waits_for_a_reader_to_let_go(tmp_path: Path, emulator: Emulator) -> None:
+    settings = settings_for(tmp_path, emulator)
+    assert materialize(settings, "vendors_v2", "USMF").success
+    holder = hold_duckdb(Path(settings.duckdb_path), seconds=2)
+    result = materialize(settings, "vendors_v2", "DEMF", warehouse_lock_timeout=60)
+    holder.wait()
+    assert result.success
+    vendors = load_catalog().entity("VendorsV2")
+    assert table_rows(settings.duckdb_path, vendors, "DEMF") == source_rows(emulator, vendors, "DEMF")
+
+
+def make_instance_home(tmp_path: Path) -> Path:
+    """A persistent instance folder, created once so concurrent runs do not race to create its storage."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    dg.DagsterInstance.from_config(str(home)).dispose()
+    return home
+
+
+def _run_in_process(home: Path, settings: Settings, job: str, company: str | None) -> subprocess.Popen:
+    code = f"""
+        import dagster as dg
+        from d365_assets.definitions import build_definitions
+        job = build_definitions().resolve_job_def({job!r})
+        with dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(
+                instance=instance, partition_key={company!r}, raise_on_error=False
+            )
+        raise SystemExit(0 if result.success else 1)
+    """
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "D365_DUCKDB_PATH": settings.duckdb_path,
+        "D365_EMULATOR_STATE_DIR": settings.emulator_state_dir,
+        "D365_PACKAGE_DIR": settings.package_dir,
+    }
+    env.pop("D365_ENVIRONMENT_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def test_two_concurrent_runs_in_separate_processes(tmp_path: Path, emulator: Emulator) -> None:
+    home = make_instance_home(tmp_path)
+    settings = settings_for(tmp_path, emulator)
+    runs = [
+        _run_in_process(home, settings, "d365_refresh_general_journal_account_entries", "USMF"),
+        _run_in_process(home, settings, "d365_refresh_customers_v3", "USMF"),
+    ]
+    outputs = [run.communicate(timeout=300)[0].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    catalog = load_catalog()
+    for name in ("GeneralJournalAccountEntries", "CustomersV3"):
+        entity = catalog.entity(name)
+        assert table_rows(settings.duckdb_path, entity, "USMF") == source_rows(emulator, entity, "USMF")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert sorted(r.status.value for r in instance.get_runs()) == ["SUCCESS", "SUCCESS"]
+
+
+def test_a_run_killed_mid_load_leaves_the_table_as_it_was(tmp_path: Path) -> None:
+    config = EmulatorConfig(rows={**TEST_ROWS, "GeneralJournalAccountEntries": 60000})
+    with Emulator(state_dir=tmp_path / "emulator", config=config) as emulator:
+        settings = settings_for(tmp_path, emulator)
+        assert materialize(settings, "general_journal_account_entries", "USMF").success
+        emulator.advance_activity(1)
+        gl = load_catalog().entity("GeneralJournalAccountEntries")
+        before = table_rows(settings.duckdb_path, gl, "USMF")
+        home = make_instance_home(tmp_path)
+        lock = FileLock(f"{settings.duckdb_path}.lock")
+        run = _run_in_process(home, settings, "d365_reconcile_general_journal_account_entries", "USMF")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and run.poll() is None:
+            try:
+                lock.acquire(timeout=0)
+                lock.release()
+            except Timeout:
+                break  # the run holds the writer lock: it is loading
+            time.sleep(0.01)
+        else:
+            pytest.fail(f"the run never started loading: {run.communicate()[0].decode()[-2000:]}")
+        run.kill()
+        run.wait()
+        assert table_rows(settings.duckdb_path, gl, "USMF") == before
+        with duckdb.connect(settings.duckdb_path, read_only=True) as con:
+            ledger = con.execute("SELECT count(*) FROM d365._load_ledger").fetchone()[0]
+        assert ledger == 1
