@@ -71,6 +71,7 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
                 asset_selection=None if index == 0 else partitioned,
                 raise_on_error=False,
                 tags={"d365/launched_by": "d365-assets demo"},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
             status = "succeeded" if result.success else "FAILED"
             print(

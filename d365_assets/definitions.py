@@ -9,7 +9,12 @@ from d365_assets.defs import build_d365_assets, build_jobs, build_schedules, res
 from d365_assets.defs.freshness import build_freshness_checks
 from d365_assets.settings import Settings
 
-__all__ = ["build_definitions", "defs"]
+__all__ = ["MAX_CONCURRENT_STEPS", "build_definitions", "defs"]
+
+MAX_CONCURRENT_STEPS = 4
+"""Entity steps one run executes at once (each waits on its own F&O export); change it in the launchpad
+under execution.config.multiprocess.max_concurrent. Across runs, the `d365_export` pool (dagster.yaml)
+bounds the exports."""
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -25,6 +30,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=build_schedules(catalog),
         sensors=[freshness_sensor],
         resources=resources_from_settings(settings),
+        executor=dg.multiprocess_executor.configured({"max_concurrent": MAX_CONCURRENT_STEPS}),
     )
 
 
