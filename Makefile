@@ -32,4 +32,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) data history schedules storage logs
+	rm -rf $(VENV) data history schedules storage logs test-artifacts

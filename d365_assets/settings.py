@@ -27,6 +27,8 @@ class Settings:
     tenant_id: str | None = None
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
+    client_certificate: str | None = None
+    """PEM file with the app's certificate and private key; used instead of a client secret when set."""
     authority_host: str = DEFAULT_AUTHORITY_HOST
     ca_bundle: str | None = None
     """An extra CA certificate (PEM) to trust besides the system store."""
@@ -58,6 +60,7 @@ class Settings:
             tenant_id=get("D365_TENANT_ID"),
             client_id=get("D365_CLIENT_ID"),
             client_secret=get("D365_CLIENT_SECRET"),
+            client_certificate=get("D365_CLIENT_CERTIFICATE"),
             authority_host=get("D365_AUTHORITY_HOST") or DEFAULT_AUTHORITY_HOST,
             ca_bundle=get("D365_CA_BUNDLE"),
             catalog_path=get("D365_CATALOG"),
@@ -73,7 +76,7 @@ class Settings:
         required = {
             "D365_TENANT_ID": self.tenant_id,
             "D365_CLIENT_ID": self.client_id,
-            "D365_CLIENT_SECRET": self.client_secret,
+            "D365_CLIENT_SECRET or D365_CLIENT_CERTIFICATE": self.client_secret or self.client_certificate,
         }
         return [name for name, value in required.items() if not value]
 

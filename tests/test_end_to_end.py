@@ -152,3 +152,34 @@ def test_demo_command_records_runs_and_prints_summary(tmp_path: Path) -> None:
         assert len(runs) == len(CATALOG.companies)
         assert {run.job_name for run in runs} == {"d365_refresh_all"}
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+
+
+def test_certificate_credential_by_configuration(tmp_path: Path, emulator: Emulator) -> None:
+    """D365_CLIENT_CERTIFICATE instead of a secret: msal signs a client assertion with the app's key."""
+    settings = Settings(
+        environment_url=emulator.environment_url,
+        tenant_id=emulator.tenant_id,
+        client_id=emulator.client_id,
+        client_certificate=str(emulator.client_certificate),
+        authority_host=emulator.authority_host,
+        ca_bundle=str(emulator.ca_bundle),
+        duckdb_path=str(tmp_path / "warehouse.duckdb"),
+        package_dir=str(tmp_path / "packages"),
+    )
+    assert settings.missing_credentials() == []
+    env = {"D365_ENVIRONMENT_URL": emulator.environment_url, "D365_TENANT_ID": emulator.tenant_id,
+           "D365_CLIENT_ID": emulator.client_id}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        patch.delenv("D365_CLIENT_SECRET", raising=False)
+        defs = build_definitions(settings)
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(
+                [defs.get_assets_def(dg.AssetKey(["d365", "main_accounts"]))],
+                resources=defs.resources,
+                instance=instance,
+            )
+    assert result.success
+    accounts = CATALOG.entity("MainAccounts")
+    assert table_rows(settings.duckdb_path, accounts, None) == source_rows(emulator, accounts, None)

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from d365_assets.fo import ClientSecretCredential, D365Client
+from d365_assets.fo import ClientCertificateCredential, ClientSecretCredential, Credential, D365Client
 from d365_assets.settings import (
     DEFAULT_AUTHORITY_HOST,
     DEFAULT_DUCKDB_PATH,
@@ -37,6 +37,9 @@ class D365Resource(dg.ConfigurableResource):
     tenant_id: str | None = Field(default=None, description="Microsoft Entra tenant id (or AD FS tenant).")
     client_id: str | None = Field(default=None, description="Application (client) id registered in F&O.")
     client_secret: str | None = Field(default=None, description="Client secret; pass it as dg.EnvVar.")
+    client_certificate: str | None = Field(
+        default=None, description="PEM file with the app's certificate and private key, instead of a secret."
+    )
     authority_host: str = Field(default=DEFAULT_AUTHORITY_HOST, description="Token authority host.")
     ca_bundle: str | None = Field(default=None, description="Extra CA certificate (PEM) to trust.")
     emulator_state_dir: str = Field(
@@ -58,23 +61,34 @@ class D365Resource(dg.ConfigurableResource):
                 poll_interval=EMULATOR_POLL_INTERVAL,
                 poll_timeout=self.poll_timeout_seconds,
             )
-        missing = [name for name in ("tenant_id", "client_id", "client_secret") if not getattr(self, name)]
+        missing = [f"D365_{name.upper()}" for name in ("tenant_id", "client_id") if not getattr(self, name)]
+        if not (self.client_secret or self.client_certificate):
+            missing.append("D365_CLIENT_SECRET (or D365_CLIENT_CERTIFICATE)")
         if missing:
-            variables = ", ".join(f"D365_{name.upper()}" for name in missing)
             raise dg.Failure(
-                f"D365_ENVIRONMENT_URL is set but {variables} is not: set them (or a .env file), "
+                f"D365_ENVIRONMENT_URL is set but {', '.join(missing)} is not: set them (or a .env file), "
                 f"or unset D365_ENVIRONMENT_URL to use the embedded emulator."
             )
         return D365Client(
             environment_url=self.environment_url,
-            credential=ClientSecretCredential(
-                tenant_id=self.tenant_id,
-                client_id=self.client_id,
-                client_secret=self.client_secret,
-                authority_host=self.authority_host,
-            ),
+            credential=self._credential(),
             ca_bundle=self.ca_bundle,
             poll_timeout=self.poll_timeout_seconds,
+        )
+
+    def _credential(self) -> Credential:
+        if self.client_certificate:
+            return ClientCertificateCredential(
+                tenant_id=self.tenant_id,
+                client_id=self.client_id,
+                certificate_path=self.client_certificate,
+                authority_host=self.authority_host,
+            )
+        return ClientSecretCredential(
+            tenant_id=self.tenant_id,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            authority_host=self.authority_host,
         )
 
 
@@ -113,6 +127,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         tenant_id=env_or("D365_TENANT_ID", settings.tenant_id),
         client_id=env_or("D365_CLIENT_ID", settings.client_id),
         client_secret=env_or("D365_CLIENT_SECRET", settings.client_secret),
+        client_certificate=settings.client_certificate,
         authority_host=settings.authority_host,
         ca_bundle=settings.ca_bundle,
         emulator_state_dir=str(Path(settings.emulator_state_dir).expanduser().resolve()),

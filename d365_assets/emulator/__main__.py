@@ -12,6 +12,7 @@ from types import FrameType
 
 from .config import EmulatorConfig
 from .emulator import Emulator, recorded_config
+from .faults import faults_from_json, parse_fault_spec
 
 __all__ = ["main"]
 
@@ -30,12 +31,27 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds per automatic business-activity round (0 = only on request)",
     )
     parser.add_argument("--token-lifetime", type=int, help="access token lifetime in seconds")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME[:ARGS]",
+        help="activate a fault, e.g. throttle:count=3,retry_after=2 or status_not_found:2 (repeatable; "
+        "see d365_assets/emulator/faults.py); replaces the active faults",
+    )
+    parser.add_argument("--faults", metavar="JSON", help="faults as JSON: a fault object or a list of them")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Start the emulator, print ``KEY=value`` lines a shell can source, serve until signalled."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        faults = tuple(parse_fault_spec(spec) for spec in args.fault)
+        faults += faults_from_json(args.faults) if args.faults else ()
+    except ValueError as exc:
+        parser.error(str(exc))
     overrides = {
         "seed": args.seed,
         "activity_interval_seconds": args.activity_interval,
@@ -47,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         fo_port=args.port,
         authority_port=args.authority_port,
         blob_port=args.blob_port,
+        faults=faults,
         **{key: value for key, value in overrides.items() if value is not None},
     )
     stop = threading.Event()

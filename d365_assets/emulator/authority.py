@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .client_cert import ASSERTION_TYPE
 from .credentials import Credentials
 from .store import Store
 
@@ -64,8 +65,13 @@ def build_authority_app(
     store: Store,
     origin: Callable[[], str],
     token_lifetime: int,
+    assertion_check: Callable[[str, str], str | None] | None = None,
 ) -> Starlette:
-    """The authority's ASGI app; ``origin`` returns its own https origin once the port is known."""
+    """The authority's ASGI app; ``origin`` returns its own https origin once the port is known.
+
+    ``assertion_check(client_assertion, token_endpoint_url)`` returns why a certificate credential's
+    JWT is refused (None: accepted); without it only client secrets are accepted.
+    """
 
     def tenant_known(tenant: str) -> bool:
         return tenant.lower() in (credentials.tenant_id.lower(), "organizations")
@@ -130,7 +136,14 @@ def build_authority_app(
                 "This can happen if the application has not been installed by the administrator of the "
                 "tenant or consented to by any user in the tenant.",
             )
-        if not secret or not hmac.compare_digest(secret.encode(), credentials.client_secret.encode()):
+        assertion = fields.get("client_assertion", "")
+        if assertion and assertion_check is not None:
+            problem = await run_in_threadpool(assertion_check, assertion, f"{origin()}{request.url.path}")
+            if fields.get("client_assertion_type") != ASSERTION_TYPE:
+                problem = f"client_assertion_type must be {ASSERTION_TYPE}."
+            if problem:
+                return _aad_error(401, "invalid_client", 700027, problem)
+        elif not secret or not hmac.compare_digest(secret.encode(), credentials.client_secret.encode()):
             return _aad_error(
                 401,
                 "invalid_client",

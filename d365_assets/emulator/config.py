@@ -10,6 +10,8 @@ from typing import Literal
 import yaml
 
 from .entities import ENTITIES, EntityDef, find_entity
+from .faults import Fault, fault_from_dict
+from .layout import EntityLayout
 from .package import SOURCE_FORMATS
 from .render import DATE_STYLES
 
@@ -114,6 +116,15 @@ class EmulatorConfig:
     """Replace the shipped data projects entirely."""
     extra_projects: Mapping[str, DataProject] = field(default_factory=dict)
     """Add or override data projects on top of the shipped (or replaced) ones."""
+    faults: tuple[Fault, ...] = ()
+    """Faults to activate (replacing the active ones) when an emulator is constructed with this
+    configuration; see :mod:`.faults`. Runtime state, not recorded in ``environment.json``."""
+    extra_columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Upstream schema drift: columns (upper-case name -> type) added to an entity (any entity name).
+    They are appended to its files and manifests, with deterministic values, and are in
+    ``source_rows``. Not part of the data identity: may change on an existing state directory."""
+    dropped_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Catalog columns (never key columns) left out of an entity's files, manifests and ``source_rows``."""
 
     def __post_init__(self) -> None:
         for entity in self.rows:
@@ -121,6 +132,20 @@ class EmulatorConfig:
         for project, outcome in self.outcomes.items():
             if outcome not in OUTCOMES:
                 raise ValueError(f"outcome for {project!r} must be one of {OUTCOMES}, not {outcome!r}")
+        for entity in (*self.extra_columns, *self.dropped_columns):
+            self.layout(find_entity(entity))  # raises for an unknown entity or a bad column
+
+    def layout(self, entity: EntityDef) -> EntityLayout:
+        """The columns ``entity``'s data files hold under this configuration's schema drift."""
+        extra: dict[str, str] = {}
+        dropped: list[str] = []
+        for name, columns in self.extra_columns.items():
+            if find_entity(name) == entity:
+                extra.update(columns)
+        for name, columns in self.dropped_columns.items():
+            if find_entity(name) == entity:
+                dropped.extend(columns)
+        return EntityLayout(entity, extra=extra, dropped=tuple(dropped))
 
     def data_projects(self) -> dict[str, DataProject]:
         """The effective data projects by name."""
@@ -137,6 +162,7 @@ def config_to_dict(config: EmulatorConfig) -> dict[str, object]:
     data = asdict(config)
     for key in _PER_PROCESS:
         data.pop(key)
+    data.pop("faults", None)  # runtime state (SQLite), not part of the recorded environment
     return data
 
 
@@ -146,6 +172,8 @@ def config_from_dict(data: Mapping[str, object]) -> EmulatorConfig:
     values = {k: v for k, v in data.items() if k in known}
     values["companies"] = tuple(values.get("companies", ()))  # type: ignore[arg-type]
     values["outcome_errors"] = {k: tuple(v) for k, v in dict(values.get("outcome_errors") or {}).items()}  # type: ignore[call-overload]
+    values["dropped_columns"] = {k: tuple(v) for k, v in dict(values.get("dropped_columns") or {}).items()}  # type: ignore[call-overload]
+    values["faults"] = tuple(fault_from_dict(f) for f in values.get("faults") or ())  # type: ignore[attr-defined]
     for key in ("projects", "extra_projects"):
         if values.get(key) is not None:
             values[key] = {name: DataProject(**spec) for name, spec in dict(values[key]).items()}  # type: ignore[call-overload]

@@ -273,11 +273,15 @@ class DmfService:
             entity=entity,
             source_format=project.source_format,
             incremental=project.refresh == "incremental",
+            layout=self.config.layout(entity),
         )
-        raw = self.dataset.raw_rows(
-            entity, record.company, round_=record.snapshot_round, since=record.since_round
+        assert spec.layout is not None
+        raw = spec.layout.apply(
+            self.dataset.raw_rows(
+                entity, record.company, round_=record.snapshot_round, since=record.since_round
+            )
         )
-        render = row_renderer(entity.column_types, date_style=project.date_style)
+        render = row_renderer(spec.layout.column_types, date_style=project.date_style)
         assert record.blob_name is not None
         return write_package(self.blob_path(record.blob_name), spec, render(raw))
 

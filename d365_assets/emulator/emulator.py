@@ -11,11 +11,15 @@ from filelock import FileLock
 
 from .authority import build_authority_app
 from .blob_app import build_blob_app
+from .client_cert import check_client_assertion, ensure_client_certificate
 from .config import EmulatorConfig, config_from_dict, config_to_dict, data_identity
 from .credentials import Credentials, ensure_credentials
 from .dataset import ActivityRates, Dataset
 from .dmf import DmfService
 from .entities import find_entity
+from .fault_admin import fault_routes
+from .fault_middleware import authority_faults, blob_faults, fo_faults
+from .faults import Fault, FaultStore
 from .fo_app import FoHooks, build_fo_app
 from .render import typed_row
 from .requestlog import RequestLog, RequestRecord
@@ -81,6 +85,11 @@ class Emulator:
             self._credentials: Credentials = ensure_credentials(self.state_dir)
             self._store = Store(self.state_dir / "state.sqlite")
             self._store.initialise()
+            self._faults = FaultStore(self.state_dir / "state.sqlite")
+            self._faults.initialise()
+            if config is not None and config.faults:
+                self._faults.add(config.faults, replace_all=True)
+            self._client_certificate = ensure_client_certificate(self.state_dir)
         c = self.config
         self._dataset = Dataset(
             seed=c.seed,
@@ -112,23 +121,40 @@ class Emulator:
         )
         apps = {
             "fo": (
-                build_fo_app(service=self._service, dataset=self._dataset, store=self._store, hooks=hooks),
+                fo_faults(
+                    build_fo_app(
+                        service=self._service,
+                        dataset=self._dataset,
+                        store=self._store,
+                        hooks=hooks,
+                        admin_routes=fault_routes(self._faults),
+                    ),
+                    faults=self._faults,
+                    sas_key=self._credentials.sas_key,
+                ),
                 c.fo_port,
             ),
             "authority": (
-                build_authority_app(
-                    credentials=self._credentials,
-                    store=self._store,
-                    origin=lambda: self.authority_host,
-                    token_lifetime=c.token_lifetime_seconds,
+                authority_faults(
+                    build_authority_app(
+                        credentials=self._credentials,
+                        store=self._store,
+                        origin=lambda: self.authority_host,
+                        token_lifetime=c.token_lifetime_seconds,
+                        assertion_check=self._check_assertion,
+                    ),
+                    faults=self._faults,
                 ),
                 c.authority_port,
             ),
             "blob": (
-                build_blob_app(
-                    service=self._service,
-                    sas_key=self._credentials.sas_key,
-                    retention_seconds=c.retention_seconds,
+                blob_faults(
+                    build_blob_app(
+                        service=self._service,
+                        sas_key=self._credentials.sas_key,
+                        retention_seconds=c.retention_seconds,
+                    ),
+                    faults=self._faults,
                 ),
                 c.blob_port,
             ),
@@ -204,6 +230,19 @@ class Emulator:
         return self._credentials.client_secret
 
     @property
+    def client_certificate(self) -> Path:
+        """PEM file (private key + certificate) of the app registration's certificate credential."""
+        return self._client_certificate
+
+    def _check_assertion(self, assertion: str, token_endpoint: str) -> str | None:
+        return check_client_assertion(
+            assertion,
+            certificate=self._client_certificate,
+            client_id=self._credentials.client_id,
+            audiences={token_endpoint},
+        )
+
+    @property
     def ca_bundle(self) -> Path:
         """PEM file of the CA that signed the listeners' certificate; clients must trust it."""
         return self._tls.ca_cert
@@ -216,6 +255,29 @@ class Emulator:
     def clear_requests(self) -> None:
         """Forget the request log."""
         self._log.clear()
+
+    # -- fault injection ---------------------------------------------------------------------
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The active faults (shared by every process on the state directory), with remaining counts."""
+        return self._faults.active()
+
+    def add_faults(self, *faults: Fault) -> None:
+        """Activate faults in addition to the active ones."""
+        self._faults.add(faults)
+
+    def set_faults(self, *faults: Fault) -> None:
+        """Replace the active faults."""
+        self._faults.add(faults, replace_all=True)
+
+    def clear_faults(self) -> None:
+        """Deactivate every fault."""
+        self._faults.clear()
+
+    def revoke_tokens(self) -> int:
+        """Expire every issued access token now (F&O answers 401 to them); returns how many."""
+        return self._faults.revoke_tokens()
 
     # -- business activity and source data ---------------------------------------------------
 
@@ -235,12 +297,15 @@ class Emulator:
     def source_rows(self, entity: str, company: str | None) -> list[dict[str, object]]:
         """Current rows of an entity in one company (``None`` for shared entities), as typed values.
 
-        Keys are the upper-case column names; values are ``str``, ``int``, ``Decimal`` (6 places),
-        ``bool`` (NoYes), naive UTC ``date``/``datetime``, or ``None`` for F&O's empty date.
+        Keys are the upper-case column names of the entity's files (the configuration's
+        ``extra_columns`` included, its ``dropped_columns`` left out); values are ``str``, ``int``,
+        ``Decimal`` (6 places), ``bool`` (NoYes), naive UTC ``date``/``datetime``, or ``None`` for
+        F&O's empty date.
         """
         definition = find_entity(entity)
-        names, kinds = definition.column_names, definition.column_types
-        rows = self._dataset.raw_rows(definition, company, round_=self.current_round())
+        layout = self.config.layout(definition)
+        names, kinds = layout.column_names, layout.column_types
+        rows = layout.apply(self._dataset.raw_rows(definition, company, round_=self.current_round()))
         return [dict(zip(names, typed_row(kinds, raw), strict=True)) for raw in rows]
 
     def watermark(self, project: str, company: str | None) -> int | None:

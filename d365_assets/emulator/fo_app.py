@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .authority import token_hash
@@ -67,8 +67,15 @@ class _BearerAuth:
         await self.app(scope, receive, send)
 
 
-def build_fo_app(*, service: DmfService, dataset: Dataset, store: Store, hooks: FoHooks) -> ASGIApp:
-    """The F&O origin's ASGI app (bearer check included)."""
+def build_fo_app(
+    *,
+    service: DmfService,
+    dataset: Dataset,
+    store: Store,
+    hooks: FoHooks,
+    admin_routes: Sequence[BaseRoute] = (),
+) -> ASGIApp:
+    """The F&O origin's ASGI app (bearer check included); ``admin_routes`` are added behind it too."""
 
     def run_action(action: str, body: object) -> str:
         if action in ("ExportToPackage", "ExportToPackageAsync"):
@@ -166,6 +173,7 @@ def build_fo_app(*, service: DmfService, dataset: Dataset, store: Store, hooks: 
             Mount("/namespaces/AXSF", routes=data_routes),
             Route("/_emulator/activity", activity, methods=["POST"]),
             Route("/_emulator/info", info, methods=["GET"]),
+            *admin_routes,
         ]
     )
     return _BearerAuth(app, store=store, environment_url=hooks.environment_url)

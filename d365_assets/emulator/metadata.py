@@ -11,13 +11,29 @@ __all__ = ["metadata_xml", "pascal_name"]
 
 _EDM_TYPES = {
     "string": 'Type="Edm.String"',
-    "enum": 'Type="Edm.String"',
     "noyes": 'Type="Microsoft.Dynamics.DataEntities.NoYes"',
     "integer": 'Type="Edm.Int64"',
     "decimal": 'Type="Edm.Decimal" Precision="32" Scale="6"',
     "date": 'Type="Edm.Date"',
     "datetime": 'Type="Edm.DateTimeOffset"',
 }
+
+_NS = "Microsoft.Dynamics.DataEntities"
+_ENUM_TYPES = {
+    "ONHOLDSTATUS": "CustVendorBlocked",
+    "PRODUCTTYPE": "EcoResProductType",
+    "PRODUCTSUBTYPE": "EcoResProductSubtype",
+    "SALESORDERSTATUS": "SalesStatus",
+    "SALESORDERLINESTATUS": "SalesStatus",
+    "PURCHASEORDERSTATUS": "PurchStatus",
+    "PURCHASEORDERLINESTATUS": "PurchStatus",
+    "MAINACCOUNTTYPE": "DimensionLedgerAccountType",
+    "POSTINGTYPE": "LedgerPostingType",
+    "DEBITCREDITPROPOSAL": "DebCredProposal",
+    "POSTINGLAYER": "CurrentOperationsTax",
+    "JOURNALCATEGORY": "LedgerTransType",
+}
+"""F&O enum type of each enum column (the fallback is the column's OData name)."""
 
 _VOCABULARY = """
     ACCOUNT ACCOUNTING ACCOUNTS ACTIVE ADDRESS ALIAS ALLOW AMOUNT AUTOMATICALLY BANK BOM BUYER CATEGORY
@@ -47,6 +63,16 @@ def pascal_name(column: str) -> str:
     return "".join(out)
 
 
+def _enum_type(column: str) -> str:
+    return _ENUM_TYPES.get(column) or pascal_name(column)
+
+
+def _property_type(column: str, kind: str) -> str:
+    if kind == "enum":
+        return f'Type="{_NS}.{_enum_type(column)}"'
+    return _EDM_TYPES[kind]
+
+
 @lru_cache(maxsize=1)
 def metadata_xml() -> bytes:
     """The EDMX document served at ``/data/$metadata``."""
@@ -56,7 +82,8 @@ def metadata_xml() -> bytes:
         if entity.company_specific:
             keys = '<PropertyRef Name="dataAreaId"/>' + keys
         props = "".join(
-            f'<Property Name="{pascal_name(name)}" {_EDM_TYPES[kind]}/>' for name, kind in entity.columns
+            f'<Property Name="{pascal_name(name)}" {_property_type(name, kind)}/>'
+            for name, kind in entity.columns
         )
         if entity.company_specific:
             props = '<Property Name="dataAreaId" Type="Edm.String" Nullable="false" MaxLength="4"/>' + props
@@ -67,11 +94,13 @@ def metadata_xml() -> bytes:
             f"<EntitySet Name={quoteattr(entity.name)} "
             f'EntityType="Microsoft.Dynamics.DataEntities.{entity.public_name}"/>'
         )
+    enums = sorted({_enum_type(name) for e in ENTITIES for name, kind in e.columns if kind == "enum"})
     text = (
         '<?xml version="1.0" encoding="utf-8"?>'
         '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>'
         '<Schema Namespace="Microsoft.Dynamics.DataEntities" xmlns="http://docs.oasis-open.org/odata/ns/edm">'
         '<EnumType Name="NoYes"><Member Name="No" Value="0"/><Member Name="Yes" Value="1"/></EnumType>'
+        + "".join(f"<EnumType Name={quoteattr(name)}/>" for name in enums)
         + "".join(types)
         + '<EntityContainer Name="Resources">'
         + "".join(sets)

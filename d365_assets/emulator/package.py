@@ -1,9 +1,12 @@
-"""Write DMF data packages: flat zip with Manifest.xml, PackageHeader.xml and one data file."""
+"""Write DMF data packages: flat zip with Manifest.xml, PackageHeader.xml and one data file.
+
+The data file is ``<label><extension>`` in the project's source format (:mod:`.formats`); its
+columns are the entity's :class:`EntityLayout` (catalog columns after upstream drift), listed in
+the manifest's ``EntityMapList`` in file order.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
 import zipfile
@@ -13,15 +16,15 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from .entities import EntityDef
+from .formats import SOURCE_FORMATS, SourceFormat, source_format
+from .layout import EntityLayout
+from .writers import write_data_file
 
 __all__ = ["SOURCE_FORMATS", "PackageSpec", "manifest_xml", "package_header_xml", "write_package"]
 
 NAMESPACE = "http://schemas.microsoft.com/dynamics/2015/01/DataManagement"
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _BOM_UTF16 = b"\xff\xfe"
-
-SOURCE_FORMATS = {"CSV-Unicode": "utf-16-le", "CSV": "utf-8"}
-"""DMF source format name -> text encoding of the data file (both written with a BOM)."""
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,28 @@ class PackageSpec:
     entity: EntityDef
     source_format: str
     incremental: bool
+    layout: EntityLayout | None = None
+    """The file's columns; None: the entity's catalog columns."""
+
+    @property
+    def format(self) -> SourceFormat:
+        """How the data file is written."""
+        return source_format(self.source_format)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The data file's columns, in order."""
+        return (self.layout or EntityLayout(self.entity)).column_names
 
     @property
     def data_file_name(self) -> str:
-        """The data file's name inside the zip: the entity label plus ``.csv``."""
-        return f"{self.entity.label}.csv"
+        """The data file's name inside the zip: the entity label plus the format's extension."""
+        return f"{self.entity.label}{self.format.extension}"
+
+    @property
+    def sheet_name(self) -> str:
+        """The Excel sheet: the label with spaces as underscores, as F&O names it."""
+        return self.entity.label.replace(" ", "_")
 
 
 def _utf16(text: str) -> bytes:
@@ -75,7 +95,7 @@ def _entity_map(column: str) -> str:
 
 def manifest_xml(spec: PackageSpec) -> bytes:
     """Manifest.xml (elements in alphabetical order, as DataContractSerializer writes them)."""
-    maps = "".join(_entity_map(name) for name in spec.entity.column_names)
+    maps = "".join(_entity_map(name) for name in spec.column_names)
     refresh = "IncrementalPush" if spec.incremental else "FullPush"
     e = escape
     text = (
@@ -113,30 +133,6 @@ def manifest_xml(spec: PackageSpec) -> bytes:
     return _utf16(text)
 
 
-def _write_data_file(
-    archive: zipfile.ZipFile, spec: PackageSpec, rows: Iterable[list[str]], chunk_rows: int
-) -> int:
-    encoding = SOURCE_FORMATS[spec.source_format]
-    count = 0
-    with archive.open(spec.data_file_name, "w", force_zip64=True) as raw:
-        text = io.TextIOWrapper(raw, encoding=encoding, newline="", write_through=False)
-        text.write("\ufeff")
-        writer = csv.writer(text, delimiter=",", quotechar='"', lineterminator="\r\n")
-        writer.writerow(spec.entity.column_names)
-        batch: list[list[str]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= chunk_rows:
-                writer.writerows(batch)
-                count += len(batch)
-                batch.clear()
-        writer.writerows(batch)
-        count += len(batch)
-        text.flush()
-        text.detach()
-    return count
-
-
 def write_package(
     path: Path,
     spec: PackageSpec,
@@ -159,7 +155,16 @@ def write_package(
         ):
             zf.writestr("Manifest.xml", manifest_xml(spec))
             zf.writestr("PackageHeader.xml", package_header_xml(spec.project))
-            count = _write_data_file(zf, spec, rows, chunk_rows)
+            count = write_data_file(
+                zf,
+                spec.data_file_name,
+                spec.format,
+                header=spec.column_names,
+                rows=rows,
+                record_element=spec.entity.aot_name.upper(),
+                sheet_name=spec.sheet_name,
+                chunk_rows=chunk_rows,
+            )
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -10,8 +10,9 @@
                                         destination_dir=Path("packages"))
 """
 
-from .auth import ClientSecretCredential, MsalAuth, MsalHttpClient
+from .auth import MsalAuth, MsalHttpClient
 from .client import D365Client, new_execution_id, normalize_environment_url, token_scope
+from .credentials import ClientCertificateCredential, ClientSecretCredential, Credential
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -29,7 +30,9 @@ from .tls import ssl_context
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "ClientCertificateCredential",
     "ClientSecretCredential",
+    "Credential",
     "D365Client",
     "D365Error",
     "DownloadedFile",

@@ -61,7 +61,8 @@ def download_blob(
     ``client`` must carry no F&O credentials. ``fresh_url()`` is called for the first URL and again
     after each 403 (an expired SAS), at most ``max_url_refreshes`` times. A connection that drops
     mid-body resumes with ``Range: bytes=N-``. The body streams into ``<destination>.part`` in
-    ``chunk_size`` pieces and is renamed into place once its size matches ``Content-Length``.
+    the pieces the network delivers (``chunk_size`` is kept for compatibility) and is renamed into place
+    once its size matches ``Content-Length``.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,9 @@ def download_blob(
                 )
             received = offset
             with part.open(mode) as file:
-                for chunk in response.iter_bytes(chunk_size):
+                # Unbuffered: every byte received is on disk before a dropped connection raises,
+                # so the resume starts where the body stopped (a chunk_size buffer would lose it).
+                for chunk in response.iter_bytes():
                     file.write(chunk)
                     received += len(chunk)
                     now = clock()

@@ -16,8 +16,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .auth import ClientSecretCredential, MsalAuth, MsalHttpClient
+from d365_assets.package.schema import EntitySchema
+
+from .auth import MsalAuth, MsalHttpClient
 from .blob import download_blob
+from .credentials import Credential
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -26,6 +29,7 @@ from .errors import (
     ExportFailedError,
     ExportTimeoutError,
 )
+from .metadata import MetadataError, parse_metadata
 from .models import DownloadedFile, ExecutionStatus, ExportedPackage
 from .odata import action_value, odata_error
 from .redact import RedactingFilter, redact
@@ -79,7 +83,7 @@ class D365Client:
         self,
         *,
         environment_url: str,
-        credential: ClientSecretCredential,
+        credential: Credential,
         ca_bundle: str | Path | None = None,
         timeout: float = 60.0,
         poll_interval: float = 2.0,
@@ -107,7 +111,7 @@ class D365Client:
         self._chunk_size = download_chunk_size
         self._sleep = sleep
         self._clock = clock
-        self._extra_secrets: set[str] = {credential.client_secret}
+        self._extra_secrets: set[str] = set(credential.secrets)
         tls = ssl_context(ca_bundle)
         common: dict[str, Any] = {"verify": tls, "trust_env": False, "proxy": proxy}
         http_timeout = httpx.Timeout(timeout, connect=min(timeout, 30.0))
@@ -117,7 +121,12 @@ class D365Client:
             self._authority_http = httpx.Client(timeout=http_timeout, **common)
             msal_http_client = MsalHttpClient(self._authority_http)
         self._auth = MsalAuth(
-            credential, scope=token_scope(self.environment_url), http_client=msal_http_client
+            credential,
+            scope=token_scope(self.environment_url),
+            http_client=msal_http_client,
+            retry=self.retry,
+            sleep=sleep,
+            clock=clock,
         )
         self._http = httpx.Client(
             auth=self._auth,
@@ -133,7 +142,8 @@ class D365Client:
             follow_redirects=False,
             **common,
         )
-        _HTTPX_FILTER.add_secret(credential.client_secret)
+        for secret in credential.secrets:
+            _HTTPX_FILTER.add_secret(secret)
         logging.getLogger("httpx").addFilter(_HTTPX_FILTER)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -167,6 +177,7 @@ class D365Client:
 
         A fresh unique id is generated unless one is given; the package is named after it.
         """
+        generated = not execution_id
         execution_id = execution_id or new_execution_id(data_project)
         body = {
             "definitionGroupId": data_project,
@@ -175,7 +186,17 @@ class D365Client:
             "reExecute": False,
             "legalEntityId": legal_entity,
         }
-        value = self._action("ExportToPackage", body)
+        try:
+            value = self._action("ExportToPackage", body)
+        except ApiError as exc:
+            if not (generated and "already exists" in exc.inner_message.lower()):
+                raise
+            # The id is ours and unique: a retry (after a lost response) found the execution the
+            # first attempt created. Carry on with it.
+            self._warning(
+                f"ExportToPackage: execution {execution_id} already exists (a retried call); using it"
+            )
+            value = execution_id
         returned = str(value or "") or execution_id
         self._info(f"export started: project {data_project}, company {legal_entity}, execution {returned}")
         return returned
@@ -238,11 +259,17 @@ class D365Client:
                 return status
             if not status.is_pending:
                 raise self._failed(execution_id, status)
+        queued = (
+            " (it never started: the batch queue may be throttled or the batch server stopped, see "
+            "System administration > Batch jobs)"
+            if last is ExecutionStatus.NOT_RUN
+            else ""
+        )
         raise ExportTimeoutError(
             self._redact(
                 f"execution {execution_id} did not finish within {self.poll_timeout:.0f}s "
-                f"(last status: {last or 'not found'}); F&O may still be running it: look it up in "
-                "Data management > Job history, or raise poll_timeout"
+                f"(last status: {last or 'not found'}){queued}; F&O may still be running it: look it "
+                "up in Data management > Job history, or raise poll_timeout"
             ),
             execution_id=execution_id,
         )
@@ -264,17 +291,25 @@ class D365Client:
 
     # -- download --------------------------------------------------------------------------------
 
-    def download_package(self, *, execution_id: str, destination: Path) -> DownloadedFile:
+    def download_package(
+        self, *, execution_id: str, destination: Path, url: str | None = None
+    ) -> DownloadedFile:
         """Download the execution's package to ``destination`` (a file path).
 
-        A fresh SAS URL is requested right before downloading and again after a 403. No F&O
-        credentials are sent to the blob host. The body streams to disk; its size is checked against
-        ``Content-Length``; a dropped connection resumes with a ``Range`` request.
+        ``url`` is a package URL just obtained; otherwise a fresh SAS URL is requested right before
+        downloading, and again after a 403. No F&O credentials are sent to the blob host. The body
+        streams to disk; its size is checked against ``Content-Length``; a dropped connection
+        resumes with a ``Range`` request.
         """
         self._info(f"downloading package of {execution_id} to {destination}")
+        first = [url] if url else []
+
+        def fresh_url() -> str:
+            return first.pop() if first else self.wait_for_package_url(execution_id)
+
         return download_blob(
             self._blob,
-            fresh_url=lambda: self.wait_for_package_url(execution_id),
+            fresh_url=fresh_url,
             destination=Path(destination),
             execution_id=execution_id,
             policy=self.retry,
@@ -300,10 +335,10 @@ class D365Client:
             warnings = self._errors_or_empty(execution_id)
             for warning in warnings:
                 self._warning(f"execution {execution_id} partially succeeded: {warning}")
-        self.wait_for_package_url(execution_id)
+        url = self.wait_for_package_url(execution_id)
         exported = self._clock()
         downloaded = self.download_package(
-            execution_id=execution_id, destination=Path(destination_dir) / f"{execution_id}.zip"
+            execution_id=execution_id, destination=Path(destination_dir) / f"{execution_id}.zip", url=url
         )
         return ExportedPackage(
             execution_id=execution_id,
@@ -439,6 +474,38 @@ class D365Client:
 
     def _error(self, text: str) -> None:
         _log.error("%s", self._redact(text))
+
+    # -- metadata (added with d365_assets.fo.metadata) ---------------------------------------------
+
+    def get_entity_schema(self, collection: str) -> EntitySchema:
+        """The columns and types of entity set ``collection`` from ``GET <env>/data/$metadata``.
+
+        The parsed document is cached per client. Raises :class:`MetadataError` for an unknown
+        collection or an unreadable document, :class:`ApiError` when F&O does not answer 200.
+        """
+        schemas: dict[str, EntitySchema] | None = getattr(self, "_metadata_schemas", None)
+        if schemas is None:
+            url = f"{self.environment_url}/data/$metadata"
+            try:
+                response = self._http.get(url, headers={"Accept": "application/xml"})
+            except httpx.TransportError as exc:
+                raise ApiError(
+                    self._redact(f"$metadata: could not reach F&O at {self.environment_url} ({exc})"),
+                    action="$metadata",
+                ) from None
+            if response.status_code != 200:
+                raise self._api_error("$metadata", response)
+            schemas = parse_metadata(response.content)
+            self._metadata_schemas = schemas
+        found = schemas.get(collection) or next(
+            (s for name, s in schemas.items() if name.casefold() == collection.casefold()), None
+        )
+        if found is None:
+            raise MetadataError(
+                f"entity set {collection!r} is not in F&O's $metadata; check the entity's public "
+                "collection name (e.g. CustomersV3) and that the entity is public"
+            )
+        return found
 
 
 def _not_found_yet(exc: ApiError) -> bool:

@@ -6,10 +6,15 @@
 
     with DataPackage.open("export.zip") as package:
         frame = package.read_entity("Customers V3", schema=schema)
+        # schema drift: keep new file columns as text, missing schema columns as NULL
+        drift = package.column_drift("Customers V3", schema)
+        effective = package.effective_schema("Customers V3", schema)
+        frames = package.iter_entity_batches("Customers V3", schema=schema, extra_columns="keep")
 """
 
 from .archive import ZipLimits, open_archive
 from .convert import DECIMAL_DTYPE, polars_dtype
+from .drift import ColumnDrift, ExtraColumns
 from .errors import PackageError, PackageValueError
 from .formats import DEFAULT_FORMATS, FileFormat
 from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, parse_package_header
@@ -21,9 +26,11 @@ __all__ = [
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_FORMATS",
     "Column",
+    "ColumnDrift",
     "ColumnType",
     "DataPackage",
     "EntitySchema",
+    "ExtraColumns",
     "FileFormat",
     "Manifest",
     "ManifestEntity",

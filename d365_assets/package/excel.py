@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,6 +17,7 @@ from .errors import PackageError
 
 __all__ = ["ExcelFile"]
 
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _DUMMY_PREFIX = "This is a string that is inserted into Excel as a dummy cell"
 
 
@@ -79,4 +81,9 @@ def _text(value: object) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value)
+    return _ESCAPED.sub(_unescape, value) if isinstance(value, str) and "_x" in value else str(value)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    """OOXML's ``_xHHHH_`` escape (``_x000D_`` is a carriage return; ``_x005F_`` a literal ``_``)."""
+    return chr(int(match.group(1), 16))

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 
 import polars as pl
 import pyarrow as pa
 
 from .archive import ZipLimits, open_archive
-from .convert import convert_frame, empty_frame
+from .convert import convert_frame, empty_frame, polars_dtype
 from .delimited import DelimitedFile
+from .drift import ColumnDrift, ColumnPlan, ExtraColumns, plan_columns
 from .errors import PackageError
 from .excel import ExcelFile
 from .formats import FileFormat, resolve_format
 from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, parse_package_header
 from .schema import EntitySchema
+from .xmlfile import XmlFile
 
 __all__ = ["DEFAULT_BATCH_ROWS", "DataPackage"]
 
@@ -100,41 +103,76 @@ class DataPackage:
         )
 
     def read_entity(
-        self, label: str, *, schema: EntitySchema, batch_rows: int = DEFAULT_BATCH_ROWS
+        self,
+        label: str,
+        *,
+        schema: EntitySchema,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        extra_columns: ExtraColumns = "error",
     ) -> pl.DataFrame:
-        """The whole entity as one typed frame (columns in schema order, with the schema's names)."""
-        frames = list(self.iter_entity_batches(label, schema=schema, batch_rows=batch_rows))
+        """The whole entity as one typed frame (see :meth:`iter_entity_batches` for the columns)."""
+        frames = list(
+            self.iter_entity_batches(label, schema=schema, batch_rows=batch_rows, extra_columns=extra_columns)
+        )
         if not frames:
-            return empty_frame(schema)
+            return empty_frame(self.effective_schema(label, schema) if extra_columns == "keep" else schema)
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
 
     def iter_entity_batches(
-        self, label: str, *, schema: EntitySchema, batch_rows: int = DEFAULT_BATCH_ROWS
+        self,
+        label: str,
+        *,
+        schema: EntitySchema,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        extra_columns: ExtraColumns = "error",
     ) -> Iterator[pl.DataFrame]:
         """Typed frames of at most ``batch_rows`` rows; memory stays bounded by the batch size.
 
-        The file's header must name exactly the schema's columns (case-insensitive, any order).
+        With ``extra_columns="error"`` (the default) the file must hold exactly the schema's
+        columns (case-insensitive, any order). With ``"keep"``, frames hold the schema's columns
+        (those the file lacks all NULL) and then the file's undeclared columns as text: the columns
+        of :meth:`effective_schema`; :meth:`column_drift` tells what differed.
         Raises :class:`PackageValueError` for a value that does not parse as its column's type.
         """
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
+        source = self._source(label)
+        if not source.header:
+            return
+        plan = plan_columns(source.header, schema, where=source.where, extra_columns=extra_columns)
+        yield from _typed(source.batches(batch_rows), plan, entity=source.entity, batch_rows=batch_rows)
+
+    def column_drift(self, label: str, schema: EntitySchema) -> ColumnDrift:
+        """How the entity file's columns differ from ``schema`` (added and missing columns)."""
+        return self._plan(label, schema).drift
+
+    def effective_schema(self, label: str, schema: EntitySchema) -> EntitySchema:
+        """The columns ``extra_columns="keep"`` returns: ``schema``'s, then the file's extra ones as text."""
+        return self._plan(label, schema).effective
+
+    def _plan(self, label: str, schema: EntitySchema) -> ColumnPlan:
+        source = self._source(label)
+        return plan_columns(source.header, schema, where=source.where, extra_columns="keep")
+
+    def _source(self, label: str) -> _Source:
+        """The entity's file, opened for its header; batches are read on demand."""
         entity = self.entity(label)
         fmt = resolve_format(entity.source_format, entity=entity.entity_name, formats=self._formats)
         info = self._member(entity)
         where = f"{self.path.name}: entity {entity.entity_name!r} ({info.filename})"
+
+        def open_member() -> IO[bytes]:
+            return self._archive.open(info)
+
         if fmt.kind == "excel":
-            with self._archive.open(info) as member:
+            with open_member() as member:
                 excel = ExcelFile(member, label=entity.entity_name, sheet_name=entity.sheet_name, where=where)
-            header, batches = excel.header, excel.batches(batch_rows)
-        else:
-            delimited = DelimitedFile(
-                lambda: self._archive.open(info), fmt, where=where, block_size=_BLOCK_SIZE
-            )
-            header, batches = delimited.header, delimited.batches()
-        if not header:
-            return
-        names = _match_header(header, schema, where=where)
-        yield from _typed(batches, names, schema, entity=entity.entity_name, batch_rows=batch_rows)
+            return _Source(entity.entity_name, where, excel.header, excel.batches)
+        if fmt.kind == "xml":
+            xml = XmlFile(open_member, fields=entity.fields, where=where)
+            return _Source(entity.entity_name, where, xml.header, xml.batches)
+        delimited = DelimitedFile(open_member, fmt, where=where, block_size=_BLOCK_SIZE)
+        return _Source(entity.entity_name, where, delimited.header, lambda _rows: delimited.batches())
 
     def _member(self, entity: ManifestEntity) -> zipfile.ZipInfo:
         wanted = entity.input_file_path.replace("\\", "/").lstrip("/")
@@ -162,47 +200,33 @@ def _read_required(archive: zipfile.ZipFile, path: Path, name: str) -> bytes:
         return member.read()
 
 
-def _match_header(header: list[str], schema: EntitySchema, *, where: str) -> dict[str, str]:
-    """Map file column -> schema column name; raise naming missing or extra columns."""
-    seen: dict[str, str] = {}
-    for name in header:
-        key = name.upper()
-        if key in seen:
-            raise PackageError(f"{where}: the header names column {name!r} twice")
-        seen[key] = name
-    missing = [c.name for c in schema if c.name.upper() not in seen]
-    extra = [name for name in header if schema.get(name) is None]
-    if missing:
-        raise PackageError(
-            f"{where}: the file lacks column(s) {', '.join(missing)} declared in the catalog "
-            f"(file columns: {', '.join(header)}); add them to the data project's field mapping in F&O, "
-            "or remove them from the catalog"
-        )
-    if extra:
-        raise PackageError(
-            f"{where}: the file has column(s) {', '.join(extra)} the catalog does not declare; "
-            "add them (with their types) to the entity's columns in the catalog, or remove them from "
-            "the data project's field mapping in F&O"
-        )
-    return {seen[c.name.upper()]: c.name for c in schema}
+@dataclass(frozen=True)
+class _Source:
+    """An entity file: its name for messages, its header, and its string batches."""
+
+    entity: str
+    where: str
+    header: list[str]
+    batches: Callable[[int], Iterator[pa.RecordBatch]]
 
 
 def _typed(
-    batches: Iterator[pa.RecordBatch],
-    names: dict[str, str],
-    schema: EntitySchema,
-    *,
-    entity: str,
-    batch_rows: int,
+    batches: Iterator[pa.RecordBatch], plan: ColumnPlan, *, entity: str, batch_rows: int
 ) -> Iterator[pl.DataFrame]:
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     next_row = 1
+    file_names, names = list(plan.rename), list(plan.rename.values())
+    missing = [plan.effective.get(name) for name in plan.drift.missing]
 
     def convert(table: pa.Table) -> pl.DataFrame:
-        text = pl.from_arrow(table.select(list(names)).rename_columns(list(names.values())))
+        text = pl.from_arrow(table.select(file_names).rename_columns(names))
         assert isinstance(text, pl.DataFrame)
-        return convert_frame(text, schema, entity=entity, first_row=next_row)
+        frame = convert_frame(text, plan.read, entity=entity, first_row=next_row)
+        if missing:
+            nulls = [pl.lit(None, polars_dtype(c.type)).alias(c.name) for c in missing if c is not None]
+            frame = frame.with_columns(nulls).select(plan.effective.names)
+        return frame
 
     for batch in batches:
         pending.append(batch)

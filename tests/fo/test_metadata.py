@@ -1,0 +1,87 @@
+"""Entity schemas from OData ``$metadata``: the EDMX parser, and the client against the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from d365_assets.catalog import load_catalog
+from d365_assets.fo import ClientSecretCredential, D365Client
+from d365_assets.fo.metadata import MetadataError, parse_metadata
+from d365_assets.package import EntitySchema
+
+emulator_module = pytest.importorskip("d365_assets.emulator")
+
+EDMX = b"""<?xml version="1.0" encoding="utf-8"?>
+<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>
+<Schema Namespace="Microsoft.Dynamics.DataEntities" Alias="mde" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+  <EnumType Name="NoYes"><Member Name="No" Value="0"/><Member Name="Yes" Value="1"/></EnumType>
+  <EnumType Name="SalesStatus"><Member Name="Backorder" Value="1"/></EnumType>
+  <EntityType Name="Base" Abstract="true"><Property Name="RecId" Type="Edm.Int64"/></EntityType>
+  <EntityType Name="SalesOrderLine" BaseType="mde.Base">
+    <Key><PropertyRef Name="dataAreaId"/><PropertyRef Name="InventoryLotId"/></Key>
+    <Property Name="dataAreaId" Type="Edm.String" Nullable="false"/>
+    <Property Name="InventoryLotId" Type="Edm.String"/>
+    <Property Name="LineNumber" Type="Edm.Int32"/>
+    <Property Name="SalesPrice" Type="Edm.Decimal" Precision="32" Scale="6"/>
+    <Property Name="IsDelivered" Type="Microsoft.Dynamics.DataEntities.NoYes"/>
+    <Property Name="LineStatus" Type="mde.SalesStatus"/>
+    <Property Name="ShipDate" Type="Edm.Date"/>
+    <Property Name="ModifiedDateTime" Type="Edm.DateTimeOffset"/>
+    <Property Name="Picture" Type="Edm.Binary"/>
+    <NavigationProperty Name="Header" Type="mde.SalesOrderHeader"/>
+  </EntityType>
+  <EntityContainer Name="Resources">
+    <EntitySet Name="SalesOrderLines" EntityType="Microsoft.Dynamics.DataEntities.SalesOrderLine"/>
+    <EntitySet Name="Orphans" EntityType="Microsoft.Dynamics.DataEntities.Missing"/>
+  </EntityContainer>
+</Schema></edmx:DataServices></edmx:Edmx>"""
+
+
+def test_parse_metadata_maps_types_and_upper_cases_names() -> None:
+    schemas = parse_metadata(EDMX)
+    assert list(schemas) == ["SalesOrderLines"]
+    assert schemas["SalesOrderLines"] == EntitySchema.of(
+        [
+            ("RECID", "integer"),  # from the base type, first
+            ("INVENTORYLOTID", "string"),  # dataAreaId is left out
+            ("LINENUMBER", "integer"),
+            ("SALESPRICE", "decimal"),
+            ("ISDELIVERED", "noyes"),
+            ("LINESTATUS", "enum"),  # referenced through the schema's alias
+            ("SHIPDATE", "date"),
+            ("MODIFIEDDATETIME", "datetime"),
+            ("PICTURE", "string"),  # unknown types stay text
+        ]
+    )
+
+
+@pytest.mark.parametrize("data", [b"not xml", b"<root/>", b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'])
+def test_parse_metadata_refuses_other_documents(data: bytes) -> None:
+    with pytest.raises(MetadataError):
+        parse_metadata(data)
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    with emulator_module.Emulator(tmp_path_factory.mktemp("metadata")) as emulator:
+        yield emulator
+
+
+def test_client_schemas_match_the_catalog(emu) -> None:
+    credential = ClientSecretCredential(
+        emu.tenant_id, emu.client_id, emu.client_secret, authority_host=emu.authority_host
+    )
+    emu.clear_requests()
+    with D365Client(
+        environment_url=emu.environment_url, credential=credential, ca_bundle=emu.ca_bundle
+    ) as client:
+        for entity in load_catalog().entities:
+            assert client.get_entity_schema(entity.name) == entity.schema, entity.name
+        assert client.get_entity_schema("customersv3") == load_catalog().entity("CustomersV3").schema
+        with pytest.raises(MetadataError, match="NoSuchEntities"):
+            client.get_entity_schema("NoSuchEntities")
+    fetched = [r for r in emu.requests if r.path.endswith("/$metadata")]
+    assert len(fetched) == 1  # parsed once per client
+    assert fetched[0].had_authorization
