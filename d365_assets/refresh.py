@@ -11,7 +11,7 @@ import polars as pl
 
 from d365_assets.catalog import EntityConfig, RefreshMode
 from d365_assets.fo import D365Client, D365Error, ExportedPackage
-from d365_assets.package import DataPackage
+from d365_assets.package import ColumnDrift, DataPackage
 from d365_assets.spool import PackageSpool, SpooledPackage
 from d365_assets.warehouse import LoadResult, Warehouse
 
@@ -37,6 +37,8 @@ class RefreshOutcome:
     """F&O's execution summary page for this export, when F&O tells it."""
     replayed: tuple[LoadResult, ...] = ()
     """Loads of packages that earlier refreshes downloaded but could not load, applied first."""
+    drift: ColumnDrift = field(default_factory=ColumnDrift)
+    """Columns the entity file has beyond the catalog's (added) and catalog columns it lacks (missing)."""
 
 
 def refresh_entity(
@@ -76,7 +78,7 @@ def refresh_entity(
         )
         spooled = spool.record(package.path, execution_id=package.execution_id, mode=mode.value)
         clock = time.perf_counter()
-        load, package_rows = _load(entity, company, warehouse, spooled)
+        load, package_rows, drift = _load(entity, company, warehouse, spooled)
         seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
         spool.remove(spooled)
     logger.info(
@@ -94,27 +96,39 @@ def refresh_entity(
         seconds=seconds,
         summary_url=_summary_url(client, package.execution_id),
         replayed=tuple(replayed),
+        drift=drift,
     )
 
 
 def _load(
     entity: EntityConfig, company: str | None, warehouse: Warehouse, package: SpooledPackage
-) -> tuple[LoadResult, int]:
-    """Load one spooled package; returns the load and the rows the package's entity file held."""
+) -> tuple[LoadResult, int, ColumnDrift]:
+    """Load one spooled package; returns the load, the rows the entity file held, and its column drift.
+
+    Columns F&O started sending are loaded as text (and added to the table); catalog columns F&O
+    stopped sending stay in the table, NULL from then on.
+    """
     counter = _RowCounter()
     with DataPackage.open(package.path) as data_package:
+        drift = data_package.column_drift(entity.label, entity.schema)
+        batches = data_package.iter_entity_batches(entity.label, schema=entity.schema, extra_columns="keep")
         load = warehouse.load(
             entity=entity.name,
             table=entity.table_name,
-            schema=entity.schema,
-            batches=counter.count(data_package.iter_entity_batches(entity.label, schema=entity.schema)),
+            schema=data_package.effective_schema(entity.label, entity.schema),
+            batches=counter.count(batches),
             company=company,
             mode=package.mode,
             natural_key=entity.natural_key,
             execution_id=package.execution_id,
             package_bytes=package.size_bytes,
         )
-    return load, counter.rows
+    if drift:
+        logger.warning(
+            "%s %s: F&O sent new columns %s and no longer sends %s; add or remove them in the catalog",
+            entity.name, company or "shared", list(drift.added), list(drift.missing),
+        )  # fmt: skip
+    return load, counter.rows, drift
 
 
 def _summary_url(client: D365Client, execution_id: str) -> str | None:

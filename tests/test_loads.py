@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -268,3 +269,53 @@ def test_a_run_killed_mid_load_leaves_the_table_as_it_was(tmp_path: Path) -> Non
         with duckdb.connect(settings.duckdb_path, read_only=True) as con:
             ledger = con.execute("SELECT count(*) FROM d365._load_ledger").fetchone()[0]
         assert ledger == 1
+
+
+def _as_real_environment(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings (and the environment the resource's EnvVars read) that treat the emulator as F&O."""
+    monkeypatch.setenv("D365_ENVIRONMENT_URL", emulator.environment_url)
+    monkeypatch.setenv("D365_TENANT_ID", emulator.tenant_id)
+    monkeypatch.setenv("D365_CLIENT_ID", emulator.client_id)
+    monkeypatch.setenv("D365_CLIENT_SECRET", emulator.client_secret)
+    return Settings(
+        environment_url=emulator.environment_url,
+        tenant_id=emulator.tenant_id,
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        authority_host=emulator.authority_host,
+        ca_bundle=str(emulator.ca_bundle),
+        duckdb_path=str(tmp_path / "warehouse.duckdb"),
+        package_dir=str(tmp_path / "packages"),
+    )
+
+
+def test_a_new_upstream_column_becomes_a_table_column_and_a_dropped_one_stays_null(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert materialize(_as_real_environment(tmp_path, emulator, monkeypatch), "customers_v3", "USMF").success
+    emulator.stop()
+    drifted = dataclasses.replace(
+        emulator.config,
+        extra_columns={"CustomersV3": {"CUSTOMERTIER": "string"}},
+        dropped_columns={"CustomersV3": ("LANGUAGEID",)},
+    )
+    with Emulator(state_dir=emulator.state_dir, config=drifted) as upstream:
+        result = materialize(_as_real_environment(tmp_path, upstream, monkeypatch), "customers_v3", "USMF")
+        rows = upstream.source_rows("CustomersV3", "USMF")
+    source = {row["CUSTOMERACCOUNT"]: row["CUSTOMERTIER"] for row in rows}
+    assert result.success
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+    metadata = result.asset_materializations_for_node("d365_customers_v3")[0].metadata
+    assert metadata["d365/upstream_new_columns"].value == "CUSTOMERTIER"
+    assert metadata["d365/upstream_missing_columns"].value == "LANGUAGEID"
+    assert metadata["d365/table_columns_added"].value == "CUSTOMERTIER"
+    assert ("CUSTOMERTIER", "VARCHAR") in {
+        (c.name, c.type) for c in metadata["dagster/column_schema"].value.columns
+    }
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT CUSTOMERACCOUNT, CUSTOMERTIER, LANGUAGEID FROM d365.customers_v3 "
+            "WHERE DATAAREAID = 'USMF'"
+        ).fetchall()
+    assert {account: tier for account, tier, _ in rows} == source
+    assert {language for *_, language in rows} == {None}

@@ -103,7 +103,11 @@ def materialization_metadata(outcome: RefreshOutcome, *, database: str) -> dict[
     if outcome.replayed:
         metadata["d365/replayed_executions"] = ", ".join(r.execution_id for r in outcome.replayed)
     if load.added_columns:
-        metadata["d365/added_columns"] = ", ".join(load.added_columns)
+        metadata["d365/table_columns_added"] = ", ".join(load.added_columns)
+    if outcome.drift.added:
+        metadata["d365/upstream_new_columns"] = ", ".join(outcome.drift.added)
+    if outcome.drift.missing:
+        metadata["d365/upstream_missing_columns"] = ", ".join(outcome.drift.missing)
     if outcome.package.warnings:
         metadata["d365/warnings"] = dg.MetadataValue.json(list(outcome.package.warnings))
     return metadata
