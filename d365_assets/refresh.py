@@ -37,6 +37,8 @@ class RefreshOutcome:
     """F&O's execution summary page for this export, when F&O tells it."""
     replayed: tuple[LoadResult, ...] = ()
     """Loads of packages that earlier refreshes downloaded but could not load, applied first."""
+    fo_row_count: int | str | None = None
+    """After a full load: F&O's own count (OData ``$count``), or the error text when F&O did not tell."""
     drift: ColumnDrift = field(default_factory=ColumnDrift)
     """Columns the entity file has beyond the catalog's (added) and catalog columns it lacks (missing)."""
 
@@ -95,6 +97,7 @@ def refresh_entity(
         package_rows=package_rows,
         seconds=seconds,
         summary_url=_summary_url(client, package.execution_id),
+        fo_row_count=_fo_row_count(client, entity, company) if mode is RefreshMode.FULL else None,
         replayed=tuple(replayed),
         drift=drift,
     )
@@ -138,6 +141,15 @@ def _summary_url(client: D365Client, execution_id: str) -> str | None:
     except D365Error as exc:
         logger.warning("could not get the execution summary page of %s: %s", execution_id, exc)
         return None
+
+
+def _fo_row_count(client: D365Client, entity: EntityConfig, company: str | None) -> int | str:
+    """F&O's ``$count`` of the entity for the company, or the reason it is unknown."""
+    try:
+        return client.count_entity_rows(entity.name, company=company if entity.company_specific else None)
+    except D365Error as exc:
+        logger.warning("could not count %s rows in F&O: %s", entity.name, exc)
+        return str(exc)
 
 
 class _RowCounter:

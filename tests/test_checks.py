@@ -19,6 +19,7 @@ CUSTOMERS = load_catalog().entity("CustomersV3")
 def outcome(
     *, mode: RefreshMode = RefreshMode.FULL, package_rows: int = 10, **load: object
 ) -> RefreshOutcome:
+    fo_row_count = load.pop("fo_row_count", package_rows)
     result = LoadResult(
         table="d365.customers_v3", company="USMF", mode=mode.value, execution_id="x", applied=True
     )
@@ -30,6 +31,7 @@ def outcome(
         entity=CUSTOMERS,
         company="USMF",
         mode=mode,
+        fo_row_count=fo_row_count,
         package=package,
         load=LoadResult(**{**result.__dict__, **fields}),
         package_rows=package_rows,
@@ -47,13 +49,15 @@ def test_a_clean_full_load_passes_everything() -> None:
 @pytest.mark.parametrize(
     ("result", "failing"),
     [
-        (outcome(company_rows=9), "package_rows_loaded"),
+        (outcome(company_rows=9, fo_row_count=9), "package_rows_loaded"),
         (outcome(mode=RefreshMode.DELTA, rows_inserted=3, rows_updated=5), "package_rows_loaded"),
         (outcome(package_rows=0, company_rows=0, rows_inserted=0), "has_rows"),
         (outcome(duplicate_keys=2), "natural_key_unique"),
         (outcome(previous_full_rows=100), "row_count_stable"),
+        (outcome(fo_row_count=11), "fo_count_matches"),
+        (outcome(fo_row_count="F&O did not answer"), "fo_count_matches"),
     ],
-    ids=["full-lost-rows", "delta-lost-rows", "empty", "duplicates", "sharp-drop"],
+    ids=["full-lost-rows", "delta-lost-rows", "empty", "duplicates", "sharp-drop", "fo-count", "no-fo-count"],
 )
 def test_each_check_fails_on_its_own_problem(result: RefreshOutcome, failing: str) -> None:
     assert [name for name, passed in verdicts(result).items() if not passed] == [failing]
@@ -66,3 +70,8 @@ def test_row_drop_is_a_warning_and_a_replayed_execution_passes() -> None:
     assert drop.severity == dg.AssetCheckSeverity.WARN
     replay = outcome(applied=False, package_rows=0, company_rows=10)
     assert verdicts(replay)["package_rows_loaded"]
+
+
+def test_rows_lost_in_a_full_load_also_disagree_with_fo_count() -> None:
+    failing = {name for name, passed in verdicts(outcome(company_rows=9)).items() if not passed}
+    assert failing == {"package_rows_loaded", "fo_count_matches"}

@@ -39,6 +39,7 @@ def test_definitions_build_one_asset_per_entity(tmp_path: Path) -> None:
         "has_rows",
         "natural_key_unique",
         "row_count_stable",
+        "fo_count_matches",
         "freshness_check",
     }
     assert (

@@ -93,7 +93,11 @@ def test_all_checks_pass_on_a_clean_load(tmp_path: Path, emulator: Emulator) -> 
         "has_rows": True,
         "natural_key_unique": True,
         "row_count_stable": True,
+        "fo_count_matches": True,
     }
+    assert checks["fo_count_matches"].metadata["fo_count"].value == len(
+        emulator.source_rows("VendorsV2", "USMF")
+    )
     assert checks["package_rows_loaded"].metadata["package_rows"].value == len(
         emulator.source_rows("VendorsV2", "USMF")
     )

@@ -13,7 +13,8 @@ ROWS_MATCH = "package_rows_loaded"
 HAS_ROWS = "has_rows"
 KEY_UNIQUE = "natural_key_unique"
 ROWS_STABLE = "row_count_stable"
-CHECK_NAMES = (ROWS_MATCH, HAS_ROWS, KEY_UNIQUE, ROWS_STABLE)
+FO_COUNT = "fo_count_matches"
+CHECK_NAMES = (ROWS_MATCH, HAS_ROWS, KEY_UNIQUE, ROWS_STABLE, FO_COUNT)
 MAX_ROW_DROP = 0.5
 """A table (or company) that shrinks below this share of its last full load's rows gets a warning."""
 
@@ -39,6 +40,14 @@ def entity_check_specs(key: dg.AssetKey, entity: EntityConfig) -> list[dg.AssetC
             ROWS_STABLE,
             asset=key,
             description=f"Warns when {scope} drop below {MAX_ROW_DROP:.0%} of the last full load's rows.",
+        ),
+        dg.AssetCheckSpec(
+            FO_COUNT,
+            asset=key,
+            description=(
+                f"After a full load, {scope} equal F&O's own count (OData $count); warns otherwise "
+                "(activity in F&O between the export and the count can explain a small difference)."
+            ),
         ),
     ]
 
@@ -68,7 +77,32 @@ def evaluate_checks(outcome: RefreshOutcome) -> list[dg.AssetCheckResult]:
             metadata={"duplicate_keys": load.duplicate_keys},
         ),
         _row_count_stable(load.company_rows, load.previous_full_rows),
+        _fo_count_matches(outcome),
     ]
+
+
+def _fo_count_matches(outcome: RefreshOutcome) -> dg.AssetCheckResult:
+    rows = outcome.load.company_rows
+    count = outcome.fo_row_count
+    if outcome.mode is not RefreshMode.FULL:
+        return dg.AssetCheckResult(
+            check_name=FO_COUNT,
+            passed=True,
+            metadata={"compared": False, "why": "delta loads carry no deletes; the reconcile compares"},
+        )
+    if not isinstance(count, int):
+        return dg.AssetCheckResult(
+            check_name=FO_COUNT,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"compared": False, "error": str(count)},
+        )
+    return dg.AssetCheckResult(
+        check_name=FO_COUNT,
+        passed=rows == count,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"compared": True, "rows": rows, "fo_count": count},
+    )
 
 
 def _row_count_stable(rows: int, previous_full_rows: int | None) -> dg.AssetCheckResult:

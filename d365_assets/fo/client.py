@@ -102,6 +102,7 @@ class D365Client:
     ) -> None:
         self.environment_url = normalize_environment_url(environment_url)
         self.credential = credential
+        self._metadata_schemas: dict[str, EntitySchema] | None = None
         self.poll_interval = poll_interval
         self.max_poll_interval = max(max_poll_interval, poll_interval)
         self.poll_timeout = poll_timeout
@@ -475,7 +476,37 @@ class D365Client:
     def _error(self, text: str) -> None:
         _log.error("%s", self._redact(text))
 
-    # -- metadata (added with d365_assets.fo.metadata) ---------------------------------------------
+    # -- OData reads: $metadata and $count ---------------------------------------------------------
+
+    def _odata_get(self, path: str, *, what: str, accept: str, params: dict[str, str] | None = None) -> bytes:
+        """GET ``<env>/data/<path>`` with the bearer token; the body, or ApiError naming ``what``."""
+        url = f"{self.environment_url}/data/{path}"
+        try:
+            response = self._http.get(url, params=params, headers={"Accept": accept})
+        except httpx.TransportError as exc:
+            raise ApiError(
+                self._redact(f"{what}: could not reach F&O at {self.environment_url} ({exc})"), action=what
+            ) from None
+        if response.status_code != 200:
+            raise self._api_error(what, response)
+        return response.content
+
+    def count_entity_rows(self, collection: str, *, company: str | None) -> int:
+        """F&O's own row count of entity set ``collection`` (``GET /data/<collection>/$count``).
+
+        ``company`` counts one legal entity's rows (``dataAreaId``); None counts a shared entity.
+        """
+        params = {"cross-company": "true"}
+        if company:
+            params["$filter"] = f"dataAreaId eq '{company.lower()}'"
+        body = self._odata_get(f"{collection}/$count", what="$count", accept="text/plain", params=params)
+        try:
+            return int(body.decode("utf-8-sig").strip())
+        except ValueError:
+            raise ApiError(
+                self._redact(f"$count of {collection}: F&O answered {body[:100]!r}, not a number"),
+                action="$count",
+            ) from None
 
     def get_entity_schema(self, collection: str) -> EntitySchema:
         """The columns and types of entity set ``collection`` from ``GET <env>/data/$metadata``.
@@ -483,20 +514,10 @@ class D365Client:
         The parsed document is cached per client. Raises :class:`MetadataError` for an unknown
         collection or an unreadable document, :class:`ApiError` when F&O does not answer 200.
         """
-        schemas: dict[str, EntitySchema] | None = getattr(self, "_metadata_schemas", None)
-        if schemas is None:
-            url = f"{self.environment_url}/data/$metadata"
-            try:
-                response = self._http.get(url, headers={"Accept": "application/xml"})
-            except httpx.TransportError as exc:
-                raise ApiError(
-                    self._redact(f"$metadata: could not reach F&O at {self.environment_url} ({exc})"),
-                    action="$metadata",
-                ) from None
-            if response.status_code != 200:
-                raise self._api_error("$metadata", response)
-            schemas = parse_metadata(response.content)
-            self._metadata_schemas = schemas
+        if self._metadata_schemas is None:
+            document = self._odata_get("$metadata", what="$metadata", accept="application/xml")
+            self._metadata_schemas = parse_metadata(document)
+        schemas = self._metadata_schemas
         found = schemas.get(collection) or next(
             (s for name, s in schemas.items() if name.casefold() == collection.casefold()), None
         )
