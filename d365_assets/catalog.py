@@ -57,7 +57,8 @@ class EntityConfig:
     group: str
     natural_key: tuple[str, ...]
     description: str
-    schema: EntitySchema
+    schema: EntitySchema | None
+    """The declared columns; None when the catalog leaves them out and F&O's $metadata supplies them."""
     freshness_hours: float
     refresh_cron: str
     reconcile_cron: str | None
@@ -197,7 +198,7 @@ class _CatalogParser:
             raise self.fail(
                 where, f"group {group!r} is not a snake_case name", "use e.g. group: accounts_receivable"
             )
-        schema = self.schema(raw.get("columns"), where)
+        schema = self.schema(raw["columns"], where) if "columns" in raw else None
         natural_key = raw.get("natural_key")
         if not isinstance(natural_key, list) or not natural_key:
             raise self.fail(
@@ -206,7 +207,7 @@ class _CatalogParser:
                 "e.g. natural_key: [CUSTOMERACCOUNT]",
             )
         for column in natural_key:
-            if not isinstance(column, str) or schema.get(column) is None:
+            if not isinstance(column, str) or (schema is not None and schema.get(column) is None):
                 raise self.fail(
                     where,
                     f"natural_key column {column!r} is not one of its columns",
@@ -236,7 +237,7 @@ class _CatalogParser:
             company_specific=company_specific,
             companies=entity_companies,
             group=group,
-            natural_key=tuple(schema.get(c).name for c in natural_key),
+            natural_key=tuple(schema.get(c).name if schema else c.upper() for c in natural_key),
             description=text("description", required=False) or f"F&O data entity {name}.",
             schema=schema,
             freshness_hours=float(freshness),

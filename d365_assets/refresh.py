@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from d365_assets.catalog import EntityConfig, RefreshMode
+from d365_assets.catalog import CatalogError, EntityConfig, RefreshMode
 from d365_assets.fo import D365Client, D365Error, ExportedPackage
-from d365_assets.package import ColumnDrift, DataPackage
+from d365_assets.package import ColumnDrift, DataPackage, EntitySchema
 from d365_assets.spool import PackageSpool, SpooledPackage
 from d365_assets.warehouse import LoadResult, Warehouse
 
@@ -66,10 +66,11 @@ def refresh_entity(
     project = entity.data_project if mode is entity.refresh else entity.reconcile_project
     if project is None:
         raise ValueError(f"{entity.name} has no reconcile_project in the catalog: add one to reconcile it")
+    schema = entity.schema or _schema_from_metadata(client, entity)
     with spool.exclusive(entity.table_name, company, timeout=wait_for_other_refresh) as folder:
         replayed = []
         for pending in spool.pending(entity.table_name, company):
-            replayed.append(_load(entity, company, warehouse, pending)[0])
+            replayed.append(_load(entity, schema, company, warehouse, pending)[0])
             spool.remove(pending)
             logger.warning(
                 "%s %s: loaded the package of execution %s left by an earlier failed refresh",
@@ -80,7 +81,7 @@ def refresh_entity(
         )
         spooled = spool.record(package.path, execution_id=package.execution_id, mode=mode.value)
         clock = time.perf_counter()
-        load, package_rows, drift = _load(entity, company, warehouse, spooled)
+        load, package_rows, drift = _load(entity, schema, company, warehouse, spooled)
         seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
         spool.remove(spooled)
     logger.info(
@@ -103,8 +104,24 @@ def refresh_entity(
     )
 
 
+def _schema_from_metadata(client: D365Client, entity: EntityConfig) -> EntitySchema:
+    """The entity's columns from F&O's $metadata, when the catalog does not declare them."""
+    schema = client.get_entity_schema(entity.name)
+    missing = [key for key in entity.natural_key if schema.get(key) is None]
+    if missing:
+        raise CatalogError(
+            f"{entity.name}: natural_key {missing} is not among the columns F&O's $metadata lists "
+            f"({', '.join(schema.names)}); fix natural_key in the catalog"
+        )
+    return schema
+
+
 def _load(
-    entity: EntityConfig, company: str | None, warehouse: Warehouse, package: SpooledPackage
+    entity: EntityConfig,
+    schema: EntitySchema,
+    company: str | None,
+    warehouse: Warehouse,
+    package: SpooledPackage,
 ) -> tuple[LoadResult, int, ColumnDrift]:
     """Load one spooled package; returns the load, the rows the entity file held, and its column drift.
 
@@ -113,12 +130,12 @@ def _load(
     """
     counter = _RowCounter()
     with DataPackage.open(package.path) as data_package:
-        drift = data_package.column_drift(entity.label, entity.schema)
-        batches = data_package.iter_entity_batches(entity.label, schema=entity.schema, extra_columns="keep")
+        drift = data_package.column_drift(entity.label, schema)
+        batches = data_package.iter_entity_batches(entity.label, schema=schema, extra_columns="keep")
         load = warehouse.load(
             entity=entity.name,
             table=entity.table_name,
-            schema=data_package.effective_schema(entity.label, entity.schema),
+            schema=data_package.effective_schema(entity.label, schema),
             batches=counter.count(batches),
             company=company,
             mode=package.mode,

@@ -102,3 +102,10 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
     bad.write_text("entities: [\n", encoding="utf-8")
     with pytest.raises(CatalogError, match="is not valid YAML"):
         load_catalog(bad)
+
+
+def test_columns_may_be_left_to_fo_metadata(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda d: _entity(d, "VendorsV2").pop("columns"))
+    vendors = load_catalog(path).entity("VendorsV2")
+    assert vendors.schema is None
+    assert vendors.natural_key == ("VENDORACCOUNTNUMBER",)

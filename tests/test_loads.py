@@ -323,3 +323,31 @@ def test_a_new_upstream_column_becomes_a_table_column_and_a_dropped_one_stays_nu
         ).fetchall()
     assert {account: tier for account, tier, _ in rows} == source
     assert {language for *_, language in rows} == {None}
+
+
+def test_columns_left_out_of_the_catalog_come_from_fo_metadata(tmp_path: Path, emulator: Emulator) -> None:
+    document = yaml.safe_load(SHIPPED_CATALOG.read_text(encoding="utf-8"))
+    customers = next(e for e in document["entities"] if e["name"] == "CustomersV3")
+    declared = customers.pop("columns")
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    assert load_catalog(path).entity("CustomersV3").schema is None
+    result = materialize(settings_for(tmp_path, emulator, catalog=path), "customers_v3", "USMF")
+    assert result.success
+    metadata = result.asset_materializations_for_node("d365_customers_v3")[0].metadata
+    loaded_types = {c.name: c.type for c in metadata["dagster/column_schema"].value.columns}
+    shipped = load_catalog().entity("CustomersV3")
+    assert {name: loaded_types[name] for name in declared} == {
+        c.name: c.type.duckdb_type for c in shipped.schema
+    }
+    assert table_rows(str(tmp_path / "warehouse.duckdb"), shipped, "USMF") == source_rows(
+        emulator, shipped, "USMF"
+    )
+
+    customers["natural_key"] = ["CUSTOMERNUMBER"]
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    failed = materialize(settings_for(tmp_path, emulator, catalog=path), "customers_v3", "DEMF")
+    assert not failed.success
+    assert "natural_key ['CUSTOMERNUMBER'] is not among the columns F&O's $metadata lists" in failure_message(
+        failed
+    )

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from d365_assets.catalog import Catalog, EntityConfig, RefreshMode
+from d365_assets.catalog import Catalog, CatalogError, EntityConfig, RefreshMode
 from d365_assets.defs.automation import MODE_TAG, RECONCILE
 from d365_assets.defs.checks import entity_check_specs, evaluate_checks
 from d365_assets.defs.resources import D365Resource, WarehouseResource
@@ -64,7 +64,7 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
                     "d365/errors": dg.MetadataValue.json(list(exc.errors)),
                 },
             ) from exc
-        except (D365Error, PackageError, WarehouseError) as exc:
+        except (D365Error, PackageError, WarehouseError, CatalogError) as exc:
             raise dg.Failure(description=f"{type(exc).__name__}: {exc}") from exc
         for warning in outcome.package.warnings:
             context.log.warning(f"{entity.name} {company or ''}: F&O reported: {warning}")

@@ -41,11 +41,17 @@ class DagsterD365Translator:
                 "d365/data_project": entity.data_project,
                 "d365/refresh": entity.refresh.value,
                 "d365/natural_key": ", ".join(entity.natural_key),
-                "dagster/column_schema": dg.TableSchema(
-                    columns=[dg.TableColumn(c.name, c.type.duckdb_type) for c in entity.schema]
-                ),
+                **_column_schema(entity),
             },
         )
+
+
+def _column_schema(entity: EntityConfig) -> dict[str, dg.TableSchema]:
+    """Declared columns as table metadata; none when the columns come from $metadata at run time."""
+    if entity.schema is None:
+        return {}
+    columns = [dg.TableColumn(c.name, c.type.duckdb_type) for c in entity.schema]
+    return {"dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
 def _code_version(entity: EntityConfig) -> str:
@@ -55,7 +61,7 @@ def _code_version(entity: EntityConfig) -> str:
             entity.data_project,
             entity.refresh.value,
             entity.natural_key,
-            [(c.name, c.type.value) for c in entity.schema],
+            [(c.name, c.type.value) for c in entity.schema] if entity.schema else "$metadata",
         ]
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
