@@ -89,3 +89,16 @@ def test_broken_catalog_fails_definitions_validate(tmp_path: Path) -> None:
     env.pop("D365_CATALOG")
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_instance_config_limits_exports_without_manual_steps(tmp_path: Path) -> None:
+    """The repo's dagster.yaml alone gives the `d365_export` pool 4 slots and queues runs beyond 4."""
+    (tmp_path / "dagster.yaml").write_text(
+        (ROOT / "dagster.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        pool = instance.event_log_storage.get_concurrency_info("d365_export")
+        assert pool.limit == 4
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
+    defs = build_definitions(Settings(duckdb_path=str(tmp_path / "w.duckdb")))
+    assert defs.get_assets_def(dg.AssetKey(["d365", "customers_v3"])).op.pool == "d365_export"
