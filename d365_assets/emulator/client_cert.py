@@ -8,9 +8,7 @@ ID accepts a certificate uploaded to an app registration.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
-import os
 import time
 from collections.abc import Collection
 from pathlib import Path
@@ -19,7 +17,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+
+from .tls import key_pem, self_signed, write_private
 
 __all__ = ["ASSERTION_TYPE", "check_client_assertion", "ensure_client_certificate"]
 
@@ -32,26 +31,8 @@ def ensure_client_certificate(state_dir: Path) -> Path:
     if path.exists():
         return path
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "d365-assets emulator client")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=730))
-        .sign(key, hashes.SHA256())
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ) + cert.public_bytes(serialization.Encoding.PEM)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    os.replace(tmp, path)
+    cert = self_signed(key, common_name="d365-assets emulator client", days=730).sign(key, hashes.SHA256())
+    write_private(path, key_pem(key) + cert.public_bytes(serialization.Encoding.PEM))
     return path
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["TlsFiles", "ensure_tls"]
@@ -25,7 +25,8 @@ class TlsFiles:
     server_key: Path
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write a private key file atomically, readable by its owner only."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -39,24 +40,34 @@ def _write_public(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    """The unencrypted PKCS#8 PEM of a private key."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def _create_ca(cert_path: Path, key_path: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "d365-assets emulator CA")])
+def self_signed(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, *, common_name: str, days: int
+) -> x509.CertificateBuilder:
+    """A certificate builder, issuer = subject = ``common_name``, valid from yesterday for ``days``."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
+        .not_valid_after(now + dt.timedelta(days=days))
+    )
+
+
+def _create_ca(cert_path: Path, key_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        self_signed(key, common_name="d365-assets emulator CA", days=3650)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -75,7 +86,7 @@ def _create_ca(cert_path: Path, key_path: Path) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_private(key_path, _key_pem(key))
+    write_private(key_path, key_pem(key))
     _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 
@@ -107,7 +118,7 @@ def _create_server_cert(ca_cert_path: Path, ca_key_path: Path, cert_path: Path, 
         )
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
-    _write_private(key_path, _key_pem(key))
+    write_private(key_path, key_pem(key))
     _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 

@@ -33,14 +33,11 @@ def authority_url(authority_host: str, tenant_id: str) -> str:
     return f"{host}/{tenant_id.strip()}"
 
 
-@dataclass(frozen=True)
-class ClientSecretCredential:
-    """An Entra ID app registration's client-credentials secret. The secret never shows in ``repr``."""
+class _Authority:
+    """The msal authority of an app registration (mixed into the credential dataclasses)."""
 
     tenant_id: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    authority_host: str = DEFAULT_AUTHORITY_HOST
+    authority_host: str
 
     @property
     def authority(self) -> str:
@@ -51,6 +48,16 @@ class ClientSecretCredential:
     def is_adfs(self) -> bool:
         """Whether the authority is AD FS (on-premises)."""
         return self.authority.lower().endswith("/adfs")
+
+
+@dataclass(frozen=True)
+class ClientSecretCredential(_Authority):
+    """An Entra ID app registration's client-credentials secret. The secret never shows in ``repr``."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    authority_host: str = DEFAULT_AUTHORITY_HOST
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -63,7 +70,7 @@ class ClientSecretCredential:
 
 
 @dataclass(frozen=True)
-class ClientCertificateCredential:
+class ClientCertificateCredential(_Authority):
     """An app registration's certificate: a PEM file holding the private key and the certificate.
 
     ``thumbprint`` is the certificate's SHA-1 thumbprint (hex, as the Entra/AD FS portal shows it);
@@ -78,16 +85,6 @@ class ClientCertificateCredential:
     thumbprint: str | None = None
     authority_host: str = DEFAULT_AUTHORITY_HOST
     passphrase: str | None = field(default=None, repr=False)
-
-    @property
-    def authority(self) -> str:
-        """The msal authority: ``<authority_host>/<tenant_id>`` (AD FS: ``<host>/adfs``)."""
-        return authority_url(self.authority_host, self.tenant_id)
-
-    @property
-    def is_adfs(self) -> bool:
-        """Whether the authority is AD FS (on-premises)."""
-        return self.authority.lower().endswith("/adfs")
 
     @property
     def secrets(self) -> tuple[str, ...]:
