@@ -69,7 +69,7 @@ def retrying(
 ) -> tenacity.Retrying:
     """A :class:`tenacity.Retrying` for one call; the last exception is re-raised when it gives up."""
     start = clock()
-    backoff = tenacity.wait_exponential_jitter(initial=policy.initial_backoff, max=policy.max_backoff)
+    backoff = tenacity.wait_exponential_jitter(multiplier=policy.initial_backoff, max=policy.max_backoff)
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
