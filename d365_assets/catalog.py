@@ -219,8 +219,12 @@ class _CatalogParser:
                 where, "reconcile_project is only for delta entities", "remove it, or set refresh: delta"
             )
         freshness = raw.get("freshness_hours", defaults.get("freshness_hours", 26))
-        if not isinstance(freshness, int | float) or freshness <= 0:
-            raise self.fail(where, f"freshness_hours {freshness!r} must be a positive number", "e.g. 26")
+        if not isinstance(freshness, int | float) or freshness < 1 / 60:
+            raise self.fail(
+                where,
+                f"freshness_hours {freshness!r} must be a number of at least one minute (1/60)",
+                "e.g. 26",
+            )
         refresh_cron = self.cron(raw.get("refresh_cron", defaults.get("refresh_cron", "0 2 * * *")), where)
         reconcile_cron = None
         if refresh is RefreshMode.DELTA:

@@ -351,3 +351,33 @@ def test_columns_left_out_of_the_catalog_come_from_fo_metadata(tmp_path: Path, e
     assert "natural_key ['CUSTOMERNUMBER'] is not among the columns F&O's $metadata lists" in failure_message(
         failed
     )
+
+
+def test_freshness_check_fails_once_the_catalog_window_has_passed(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MainAccounts' window is 26 h (catalog defaults): fresh now, stale when the clock says 27 h later."""
+    from dagster._core.definitions.asset_checks.asset_check_factories.freshness_checks import last_update
+
+    defs = build_definitions(settings_for(tmp_path, emulator))
+    key = dg.AssetKey(["d365", "main_accounts"])
+    asset = defs.get_assets_def(key)
+    check = next(c for c in defs.asset_checks if key in {k.asset_key for k in c.check_keys})
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([asset], resources=defs.resources, instance=instance).success
+        fresh = dg.materialize(
+            [asset, check],
+            resources=defs.resources,
+            instance=instance,
+            selection=dg.AssetSelection.checks(check),
+        )
+        later = time.time() + 27 * 3600
+        monkeypatch.setattr(last_update, "get_current_timestamp", lambda: later)  # test-only time travel
+        stale = dg.materialize(
+            [asset, check],
+            resources=defs.resources,
+            instance=instance,
+            selection=dg.AssetSelection.checks(check),
+        )
+    assert [e.passed for e in fresh.get_asset_check_evaluations()] == [True]
+    assert [e.passed for e in stale.get_asset_check_evaluations()] == [False]
