@@ -75,6 +75,10 @@ def _entity(document: dict, name: str) -> dict:
             lambda d: _entity(d, "CustomersV3").update({"colums": {}}),
             r"entity CustomersV3: unknown keys \['colums'\]",
         ),
+        (
+            lambda d: _entity(d, "CustomersV3").update({"freshness_hours": 0.001}),
+            r"entity CustomersV3: freshness_hours 0.001 must be a number of at least one minute",
+        ),
     ],
     ids=[
         "bad-type",
@@ -85,6 +89,7 @@ def _entity(document: dict, name: str) -> dict:
         "bad-company",
         "bad-cron",
         "typo",
+        "freshness",
     ],
 )
 def test_broken_catalog_names_file_entity_and_fix(tmp_path: Path, mutate, expected: str) -> None:
