@@ -6,13 +6,14 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
 from d365_assets.catalog import CatalogError, EntityConfig, RefreshMode
-from d365_assets.fo import D365Client, D365Error, ExportedPackage
+from d365_assets.fo import D365Client, D365Error, ExportedPackage, ExportFailedError, PackageDownloadError
 from d365_assets.package import ColumnDrift, DataPackage, EntitySchema
-from d365_assets.spool import PackageSpool, SpooledPackage
+from d365_assets.spool import PackageSpool, SpooledExport
 from d365_assets.warehouse import LoadResult, Warehouse
 
 __all__ = ["RefreshOutcome", "refresh_entity"]
@@ -57,33 +58,33 @@ def refresh_entity(
 
     ``mode`` FULL on a delta entity is a reconcile: a full export through its ``reconcile_project``
     that replaces the company's rows, so rows deleted in F&O go. The DuckDB file is opened only for
-    the load, never while waiting on F&O. A package whose load fails stays in ``spool`` and is
-    loaded first by the next refresh of the same entity and company.
+    the load, never while waiting on F&O. Every export is noted in ``spool`` as soon as F&O accepts
+    it; one that an earlier refresh did not finish loading is completed and loaded first. A delta
+    that can no longer be completed (its package expired) turns this refresh into a reconcile.
     """
     if entity.company_specific and company is None:
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
     mode = mode or entity.refresh
-    project = entity.data_project if mode is entity.refresh else entity.reconcile_project
-    if project is None:
-        raise ValueError(f"{entity.name} has no reconcile_project in the catalog: add one to reconcile it")
     schema = entity.schema or _schema_from_metadata(client, entity)
     with spool.exclusive(entity.table_name, company, timeout=wait_for_other_refresh) as folder:
         replayed = []
         for pending in spool.pending(entity.table_name, company):
-            replayed.append(_load(entity, schema, company, warehouse, pending)[0])
+            result = _finish_pending(entity, schema, company, client, warehouse, pending, folder)
             spool.remove(pending)
-            logger.warning(
-                "%s %s: loaded the package of execution %s left by an earlier failed refresh",
-                entity.name, company or "shared", pending.execution_id,
-            )  # fmt: skip
-        package = client.export_package(
-            data_project=project, legal_entity=company or entity.companies[0], destination_dir=folder
+            if result is None and pending.mode == RefreshMode.DELTA.value:
+                mode = RefreshMode.FULL  # a lost delta: only a full export makes the table whole again
+            elif result is not None:
+                replayed.append(result)
+        project = _project(entity, mode)
+        execution_id = client.export_to_package(
+            data_project=project, legal_entity=company or entity.companies[0]
         )
-        spooled = spool.record(package.path, execution_id=package.execution_id, mode=mode.value)
+        export = spool.note(entity.table_name, company, execution_id=execution_id, mode=mode.value)
+        package = client.complete_export(execution_id=execution_id, destination_dir=folder)
         clock = time.perf_counter()
-        load, package_rows, drift = _load(entity, schema, company, warehouse, spooled)
+        load, package_rows, drift = _load(entity, schema, company, warehouse, export)
         seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
-        spool.remove(spooled)
+        spool.remove(export)
     logger.info(
         "%s %s: %d package rows, %d inserted, %d updated, %d deleted (execution %s)",
         entity.name, company or "shared", package_rows, load.rows_inserted, load.rows_updated,
@@ -104,6 +105,47 @@ def refresh_entity(
     )
 
 
+def _project(entity: EntityConfig, mode: RefreshMode) -> str:
+    """The data project that exports ``entity`` in ``mode`` (a delta entity's full export reconciles)."""
+    if mode is entity.refresh:
+        return entity.data_project
+    if entity.reconcile_project is None:
+        raise CatalogError(
+            f"{entity.name} is a {entity.refresh.value} entity without a reconcile_project, so it cannot be "
+            f"exported in {mode.value} mode; add a reconcile_project (a full-push data project of the entity)"
+        )
+    return entity.reconcile_project
+
+
+def _finish_pending(
+    entity: EntityConfig,
+    schema: EntitySchema,
+    company: str | None,
+    client: D365Client,
+    warehouse: Warehouse,
+    pending: SpooledExport,
+    folder: Path,
+) -> LoadResult | None:
+    """Complete and load an export an earlier refresh left behind; None when nothing can be loaded."""
+    if not pending.downloaded:
+        try:
+            client.complete_export(execution_id=pending.execution_id, destination_dir=folder)
+        except (ExportFailedError, PackageDownloadError) as exc:
+            if isinstance(exc, PackageDownloadError) and not exc.package_gone:
+                raise  # worth another try next time: the note stays
+            logger.warning(
+                "%s %s: the export %s left by an earlier refresh cannot be completed (%s)",
+                entity.name, company or "shared", pending.execution_id, exc,
+            )  # fmt: skip
+            return None
+    result = _load(entity, schema, company, warehouse, pending)[0]
+    logger.warning(
+        "%s %s: loaded execution %s, left by an earlier refresh that did not finish",
+        entity.name, company or "shared", pending.execution_id,
+    )  # fmt: skip
+    return result
+
+
 def _schema_from_metadata(client: D365Client, entity: EntityConfig) -> EntitySchema:
     """The entity's columns from F&O's $metadata, when the catalog does not declare them."""
     schema = client.get_entity_schema(entity.name)
@@ -121,7 +163,7 @@ def _load(
     schema: EntitySchema,
     company: str | None,
     warehouse: Warehouse,
-    package: SpooledPackage,
+    package: SpooledExport,
 ) -> tuple[LoadResult, int, ColumnDrift]:
     """Load one spooled package; returns the load, the rows the entity file held, and its column drift.
 

@@ -1,12 +1,15 @@
-"""Where downloaded packages wait until they are loaded.
+"""Exports that are not loaded yet: noted as soon as F&O accepts them, kept until their load commits.
 
-F&O advances its change-tracking watermark when it exports, not when we load. A delta package
-whose load fails (DuckDB held open, the process killed) must therefore not be thrown away: it stays
-in the spool and the next refresh of that entity and company loads it before exporting again.
+F&O advances its change-tracking watermark when it accepts an export, not when we load it. So an
+export is noted here (a small JSON file named after its execution id) before anything waits on
+F&O, its package is downloaded next to the note, and both go only after the load commits. A run
+that dies while waiting, downloading or loading leaves the note; the next refresh of that entity
+and company completes the download if needed (F&O keeps packages for 7 days) and loads it first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -14,76 +17,111 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
-__all__ = ["PackageSpool", "SpooledPackage"]
+__all__ = ["PackageSpool", "SpoolError", "SpooledExport"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-@dataclass(frozen=True)
-class SpooledPackage:
-    """A downloaded package that has not been loaded yet."""
+class SpoolError(RuntimeError):
+    """The spool cannot be used: another refresh holds it too long, or a note is unreadable."""
 
-    path: Path
+
+@dataclass(frozen=True)
+class SpooledExport:
+    """An export F&O accepted whose rows are not loaded yet."""
+
     execution_id: str
     mode: str
-    size_bytes: int
+    path: Path
+    """Where its package is (or will be) downloaded."""
+
+    @property
+    def downloaded(self) -> bool:
+        """Whether the package is already on disk."""
+        return self.path.exists()
+
+    @property
+    def size_bytes(self) -> int:
+        """The downloaded package's size."""
+        return self.path.stat().st_size
+
+    @property
+    def note(self) -> Path:
+        """The JSON file that records the export."""
+        return self.path.with_suffix(".json")
 
 
 class PackageSpool:
-    """A folder of downloaded packages, one subfolder per table and company."""
+    """A folder of exports not loaded yet, one subfolder per table and company.
 
-    def __init__(self, root: str | Path) -> None:
+    ``scope`` names the F&O environment and the warehouse: exports noted for one pair are never
+    loaded into another.
+    """
+
+    def __init__(self, root: str | Path, *, scope: str) -> None:
         self.root = Path(root)
+        self.scope = scope
+        self._base = self.root / hashlib.sha256(scope.encode()).hexdigest()[:16]
 
     def folder(self, table: str, company: str | None) -> Path:
         """The folder of one table and company (``_shared`` for shared entities), created on demand."""
-        folder = self.root / _SAFE.sub("_", table) / _SAFE.sub("_", company or "_shared")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self._base / _SAFE.sub("_", table) / _SAFE.sub("_", company or "_shared")
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            (self._base / "scope.txt").write_text(self.scope + "\n", encoding="utf-8")
         return folder
 
     @contextmanager
     def exclusive(self, table: str, company: str | None, *, timeout: float) -> Iterator[Path]:
-        """Hold the refresh of one table and company, so two runs never apply its packages out of order."""
+        """Hold the refresh of one table and company, so two runs never apply its exports out of order."""
         folder = self.folder(table, company)
-        with FileLock(folder / ".refresh.lock", timeout=timeout):
-            yield folder
+        try:
+            with FileLock(folder / ".refresh.lock", timeout=timeout):
+                yield folder
+        except Timeout:
+            raise SpoolError(
+                f"another refresh of {table} ({company or 'shared'}) has been running for over "
+                f"{timeout:.0f} s; wait for it to finish (or end it) and run this one again"
+            ) from None
 
-    def record(self, package_path: Path, *, execution_id: str, mode: str) -> SpooledPackage:
-        """Note how a downloaded package must be loaded (its sidecar file), before loading it."""
-        spooled = SpooledPackage(
-            path=package_path, execution_id=execution_id, mode=mode, size_bytes=package_path.stat().st_size
+    def note(self, table: str, company: str | None, *, execution_id: str, mode: str) -> SpooledExport:
+        """Record an export F&O has just accepted, before waiting on it."""
+        export = SpooledExport(
+            execution_id=execution_id,
+            mode=mode,
+            path=self.folder(table, company) / f"{execution_id}.zip",  # where the client downloads it
         )
-        sidecar = package_path.with_suffix(".json")
-        temporary = sidecar.with_suffix(".json.tmp")
+        temporary = export.note.with_suffix(".json.tmp")
         temporary.write_text(json.dumps({"execution_id": execution_id, "mode": mode}), encoding="utf-8")
-        temporary.replace(sidecar)
-        return spooled
+        temporary.replace(export.note)
+        return export
 
-    def pending(self, table: str, company: str | None) -> list[SpooledPackage]:
-        """Packages of this table and company left by earlier refreshes, oldest first."""
+    def pending(self, table: str, company: str | None) -> list[SpooledExport]:
+        """Exports of this table and company that earlier refreshes did not finish loading, oldest first."""
         folder = self.folder(table, company)
-        for partial in folder.glob("*.part"):  # a download that was interrupted
+        for partial in folder.glob("*.part"):  # an interrupted download restarts from scratch
             partial.unlink(missing_ok=True)
         found = []
-        for sidecar in folder.glob("*.json"):
-            package = sidecar.with_suffix(".zip")
-            if not package.exists():
-                sidecar.unlink(missing_ok=True)
-                continue
-            details = json.loads(sidecar.read_text(encoding="utf-8"))
-            found.append(
-                SpooledPackage(
-                    path=package,
-                    execution_id=details["execution_id"],
-                    mode=details["mode"],
-                    size_bytes=package.stat().st_size,
+        for note in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+            try:
+                details = json.loads(note.read_text(encoding="utf-8"))
+                found.append(
+                    SpooledExport(
+                        execution_id=details["execution_id"],
+                        mode=details["mode"],
+                        path=note.with_suffix(".zip"),
+                    )
                 )
-            )
-        return sorted(found, key=lambda p: p.path.stat().st_mtime_ns)
+            except (ValueError, KeyError):
+                raise SpoolError(
+                    f"{note} is not a readable export note; delete it (and its .zip) and run the "
+                    f"entity's reconcile job to reload the table in full"
+                ) from None
+        return found
 
-    def remove(self, package: SpooledPackage) -> None:
-        """Forget a package once it is loaded."""
-        package.path.with_suffix(".json").unlink(missing_ok=True)
-        package.path.unlink(missing_ok=True)
+    def remove(self, export: SpooledExport) -> None:
+        """Forget an export once its rows are loaded (or once there is nothing to load)."""
+        export.path.unlink(missing_ok=True)
+        export.note.unlink(missing_ok=True)

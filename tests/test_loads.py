@@ -144,7 +144,7 @@ def test_ambiguous_delta_key_fails_the_run_and_keeps_the_package(tmp_path: Path,
     assert "more than once, so it cannot be upserted; check natural_key in the catalog" in failure_message(
         result
     )
-    assert list((tmp_path / "packages" / "sales_order_headers_v2" / "USMF").glob("*.zip"))
+    assert list((tmp_path / "packages").glob("*/sales_order_headers_v2/USMF/*.zip"))
     with duckdb.connect(settings.duckdb_path, read_only=True) as con:
         tables = con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema='d365'"
@@ -169,14 +169,14 @@ def test_locked_warehouse_fails_naming_the_holder_then_the_next_run_loads_the_ke
     assert not failed.success
     assert f"(PID {holder.pid})" in failure_message(failed)
     assert "Nothing was changed" in failure_message(failed)
-    kept = list((tmp_path / "packages" / "sales_order_lines_v2" / "USMF").glob("*.zip"))
+    kept = list((tmp_path / "packages").glob("*/sales_order_lines_v2/USMF/*.zip"))
     assert len(kept) == 1
 
     result = materialize(settings, "sales_order_lines_v2", "USMF")
     assert result.success
     metadata = result.asset_materializations_for_node("d365_sales_order_lines_v2")[0].metadata
     assert metadata["d365/replayed_executions"].value == kept[0].stem
-    assert not list((tmp_path / "packages" / "sales_order_lines_v2" / "USMF").glob("*.zip"))
+    assert not list((tmp_path / "packages").glob("*/sales_order_lines_v2/USMF/*.zip"))
     loaded = {row[0] for row in table_rows(settings.duckdb_path, lines, "USMF")}
     current = {row[0] for row in source_rows(emulator, lines, "USMF")}
     assert current <= loaded, "the changes of the failed run arrived through the kept package"

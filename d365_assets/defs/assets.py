@@ -13,6 +13,7 @@ from d365_assets.defs.translator import DagsterD365Translator
 from d365_assets.fo import D365Error, ExportFailedError
 from d365_assets.package import PackageError
 from d365_assets.refresh import RefreshOutcome, refresh_entity
+from d365_assets.spool import SpoolError
 from d365_assets.warehouse import WarehouseError
 
 __all__ = ["EXPORT_POOL", "build_d365_assets", "build_entity_asset"]
@@ -52,7 +53,7 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
                     company=company,
                     client=client,
                     warehouse=warehouse.get_warehouse(),
-                    spool=warehouse.get_spool(),
+                    spool=warehouse.get_spool(environment=d365.environment_identity),
                     mode=mode,
                 )
         except ExportFailedError as exc:
@@ -64,7 +65,7 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
                     "d365/errors": dg.MetadataValue.json(list(exc.errors)),
                 },
             ) from exc
-        except (D365Error, PackageError, WarehouseError, CatalogError) as exc:
+        except (D365Error, PackageError, WarehouseError, CatalogError, SpoolError) as exc:
             raise dg.Failure(description=f"{type(exc).__name__}: {exc}") from exc
         for warning in outcome.package.warnings:
             context.log.warning(f"{entity.name} {company or ''}: F&O reported: {warning}")

@@ -48,6 +48,11 @@ class D365Resource(dg.ConfigurableResource):
     )
     poll_timeout_seconds: float = Field(default=3600.0, description="Longest wait for one export to finish.")
 
+    @property
+    def environment_identity(self) -> str:
+        """Names the F&O environment (or emulator state) exports come from, to keep their spools apart."""
+        return self.environment_url or f"emulator:{self.emulator_state_dir}"
+
     def get_client(self) -> D365Client:
         """A client for the configured environment, or for the embedded emulator."""
         if not self.environment_url:
@@ -111,9 +116,9 @@ class WarehouseResource(dg.ConfigurableResource):
         """The warehouse loader for this database."""
         return Warehouse(self.database, lock_timeout=self.lock_timeout_seconds)
 
-    def get_spool(self) -> PackageSpool:
-        """The folder of downloaded packages not loaded yet."""
-        return PackageSpool(self.package_dir)
+    def get_spool(self, *, environment: str) -> PackageSpool:
+        """The exports from ``environment`` not loaded into this database yet."""
+        return PackageSpool(self.package_dir, scope=f"{environment} -> {self.database}")
 
 
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:

@@ -106,6 +106,7 @@ def download_blob(
                     f"the package blob of {execution_id} was not found (HTTP 404); exported packages are "
                     "deleted after 7 days: run the export again",
                     execution_id=execution_id,
+                    status_code=404,
                 )
             if status == 416 and offset:
                 part.unlink(missing_ok=True)

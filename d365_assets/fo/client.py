@@ -328,8 +328,16 @@ class D365Client:
         The package lands at ``destination_dir/<execution id>.zip``. ``warnings`` holds F&O's
         messages when the export ended ``PartiallySucceeded``.
         """
-        started = self._clock()
         execution_id = self.export_to_package(data_project=data_project, legal_entity=legal_entity)
+        return self.complete_export(execution_id=execution_id, destination_dir=destination_dir)
+
+    def complete_export(self, *, execution_id: str, destination_dir: Path) -> ExportedPackage:
+        """The rest of :meth:`export_package` for an export already started: wait, then download.
+
+        Lets a caller note the execution id first, so an interrupted wait or download can be
+        completed later (F&O keeps the package for 7 days) instead of losing a change-tracked delta.
+        """
+        started = self._clock()
         status = self.wait_for_execution(execution_id)
         warnings: list[str] = []
         if status is ExecutionStatus.PARTIALLY_SUCCEEDED:

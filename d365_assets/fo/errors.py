@@ -84,6 +84,13 @@ class ExportTimeoutError(D365Error):
 class PackageDownloadError(D365Error):
     """The exported package could not be downloaded, or arrived incomplete."""
 
-    def __init__(self, text: str, *, execution_id: str = "") -> None:
+    def __init__(self, text: str, *, execution_id: str = "", status_code: int | None = None) -> None:
         super().__init__(text)
         self.execution_id = execution_id
+        self.status_code = status_code
+        """The blob host's HTTP status when it refused the download (404: the package is gone)."""
+
+    @property
+    def package_gone(self) -> bool:
+        """True when the blob no longer exists (F&O deletes packages after 7 days): export again."""
+        return self.status_code == 404
