@@ -218,6 +218,12 @@ class _CatalogParser:
             raise self.fail(
                 where, "reconcile_project is only for delta entities", "remove it, or set refresh: delta"
             )
+        if not reconcile_project and refresh is RefreshMode.DELTA:
+            raise self.fail(
+                where,
+                "a delta entity needs a reconcile_project, because DMF deltas never carry deletes",
+                "add reconcile_project: a full-push data project of the same entity",
+            )
         freshness = raw.get("freshness_hours", defaults.get("freshness_hours", 26))
         if not isinstance(freshness, int | float) or freshness < 1 / 60:
             raise self.fail(

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from d365_assets.fo.credentials import DEFAULT_AUTHORITY_HOST
+
 __all__ = ["DEFAULT_AUTHORITY_HOST", "Settings"]
 
-DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_EMULATOR_STATE = "data/emulator"
 DEFAULT_PACKAGE_DIR = "data/packages"
@@ -68,17 +69,6 @@ class Settings:
             emulator_state_dir=get("D365_EMULATOR_STATE_DIR") or DEFAULT_EMULATOR_STATE,
             package_dir=get("D365_PACKAGE_DIR") or DEFAULT_PACKAGE_DIR,
         )
-
-    def missing_credentials(self) -> list[str]:
-        """Names of the variables a real environment needs but that are unset."""
-        if self.uses_emulator:
-            return []
-        required = {
-            "D365_TENANT_ID": self.tenant_id,
-            "D365_CLIENT_ID": self.client_id,
-            "D365_CLIENT_SECRET or D365_CLIENT_CERTIFICATE": self.client_secret or self.client_certificate,
-        }
-        return [name for name, value in required.items() if not value]
 
     def resolved_duckdb_path(self) -> str:
         """The DuckDB target: connection strings (``md:...``) as given, file paths made absolute."""

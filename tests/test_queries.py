@@ -40,7 +40,12 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Emulator]
     folder = tmp_path_factory.mktemp("queries")
     state_dir, database = folder / "emulator", folder / "warehouse.duckdb"
     emulator = Emulator(state_dir=state_dir, config=EmulatorConfig(rows=TEST_ROWS))
-    defs = build_definitions(Settings(duckdb_path=str(database), emulator_state_dir=str(state_dir)))
+    settings = Settings(
+        duckdb_path=str(database),
+        emulator_state_dir=str(state_dir),
+        package_dir=str(database.parent / "packages"),
+    )
+    defs = build_definitions(settings)
     job = defs.resolve_job_def("d365_refresh_all")
     with dg.instance_for_test() as instance:
         for company in CATALOG.companies:

@@ -1,6 +1,6 @@
 """The asset factory: one asset per catalog entity."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -112,8 +112,3 @@ def materialization_metadata(outcome: RefreshOutcome, *, database: str) -> dict[
     if outcome.package.warnings:
         metadata["d365/warnings"] = dg.MetadataValue.json(list(outcome.package.warnings))
     return metadata
-
-
-def entity_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
-    """All asset keys of the given entity assets."""
-    return [key for asset in assets for key in asset.keys]

@@ -36,7 +36,9 @@ class D365Resource(dg.ConfigurableResource):
     )
     tenant_id: str | None = Field(default=None, description="Microsoft Entra tenant id (or AD FS tenant).")
     client_id: str | None = Field(default=None, description="Application (client) id registered in F&O.")
-    client_secret: str | None = Field(default=None, description="Client secret; pass it as dg.EnvVar.")
+    client_secret: str | None = Field(
+        default=None, repr=False, description="Client secret; pass it as dg.EnvVar (never shown in repr)."
+    )
     client_certificate: str | None = Field(
         default=None, description="PEM file with the app's certificate and private key, instead of a secret."
     )
@@ -46,7 +48,10 @@ class D365Resource(dg.ConfigurableResource):
         default=DEFAULT_EMULATOR_STATE,
         description="State folder of the embedded emulator (used when no URL).",
     )
-    poll_timeout_seconds: float = Field(default=3600.0, description="Longest wait for one export to finish.")
+    poll_timeout_seconds: float = Field(
+        default=4 * 3600.0,
+        description="Longest wait for one export to finish (F&O may queue DMF batch jobs).",
+    )
 
     @property
     def environment_identity(self) -> str:

@@ -19,7 +19,7 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m d365_assets.emulator", description=__doc__)
-    parser.add_argument("--state-dir", type=Path, default=Path(".d365-emulator"), help="state directory")
+    parser.add_argument("--state-dir", type=Path, default=Path("data/emulator"), help="state directory")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="F&O origin port (0 = ephemeral)")
     parser.add_argument("--authority-port", type=int, default=0, help="authority port (0 = ephemeral)")

@@ -168,6 +168,7 @@ def run_dagster_dev(tmp_path: Path, extra_env: Mapping[str, str] | None = None) 
         DAGSTER_HOME=str(home),
         D365_EMULATOR_STATE_DIR=str(state_dir),
         D365_DUCKDB_PATH=str(database),
+        D365_PACKAGE_DIR=str(tmp_path / "packages"),
         PYTHONUNBUFFERED="1",
         **(extra_env or {}),
     )

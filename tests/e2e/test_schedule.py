@@ -107,6 +107,7 @@ def test_schedule_tick_loads_new_activity(tmp_path: Path, dagster_dev_factory: A
         catalog_path=str(tmp_path / "catalog.yaml"),
         duckdb_path=str(database),
         emulator_state_dir=str(state_dir),
+        package_dir=str(tmp_path / "packages"),  # the same folder the dagster dev fixture uses
     )
     initial_load(catalog, settings)
     emulator = Emulator(state_dir=state_dir)

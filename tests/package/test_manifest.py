@@ -11,7 +11,8 @@ from d365_assets.package import DataPackage, EntitySchema, PackageError, parse_m
 
 from .builders import EntityFile, encode_xml, header_xml, make_package, manifest_xml, unicode_csv
 
-SAMPLE = Path("/work/shared/samples/usmf_asset-major-types-01.zip")
+# ../shared/samples beside the repository (a package a real F&O environment exported; not copied in).
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "usmf_asset-major-types-01.zip"
 ENTITIES = [EntityFile("Customers V3", b"", fields=("CUSTOMERACCOUNT", "CREDITLIMIT"))]
 
 
