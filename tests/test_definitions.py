@@ -93,10 +93,8 @@ def test_broken_catalog_fails_definitions_validate(tmp_path: Path) -> None:
 
 def test_instance_config_limits_exports_without_manual_steps(tmp_path: Path) -> None:
     """The repo's dagster.yaml alone gives the `d365_export` pool 4 slots and queues runs beyond 4."""
-    (tmp_path / "dagster.yaml").write_text(
-        (ROOT / "dagster.yaml").read_text(encoding="utf-8"), encoding="utf-8"
-    )
-    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text(encoding="utf-8"))
+    with dg.instance_for_test(overrides=config) as instance:
         pool = instance.event_log_storage.get_concurrency_info("d365_export")
         assert pool.limit == 4
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4

@@ -198,7 +198,15 @@ def make_instance_home(tmp_path: Path) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    dg.DagsterInstance.from_config(str(home)).dispose()
+    # In a child process: a disposed instance left behind here would break later definition loads.
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import dagster as dg; dg.DagsterInstance.from_config({str(home)!r}).dispose()",
+        ],
+        check=True,
+    )
     return home
 
 

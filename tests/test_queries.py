@@ -45,9 +45,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Emulator]
         emulator_state_dir=str(state_dir),
         package_dir=str(database.parent / "packages"),
     )
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def("d365_refresh_all")
     with dg.instance_for_test() as instance:
+        job = build_definitions(settings).resolve_job_def("d365_refresh_all")
         for company in CATALOG.companies:
             result = job.execute_in_process(instance=instance, partition_key=company, raise_on_error=False)
             assert result.success, [e.message for e in result.all_events if e.is_failure]

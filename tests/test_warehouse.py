@@ -207,3 +207,28 @@ def test_a_load_killed_midway_leaves_the_table_as_it_was(tmp_path: Path) -> None
     assert table(warehouse) == before
     with duckdb.connect(str(warehouse.database), read_only=True) as con:
         assert con.execute("SELECT execution_id FROM d365._load_ledger").fetchall() == [("u1",)]
+
+
+def test_a_full_load_in_many_batches_counts_like_one(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1", True), ("002", "2", True), ("003", "3", True)], execution_id="u1")
+    batches = [frame([("002", "20", False)]), frame([]), frame([("004", "4", True), ("005", "5", True)])]
+    result = load(warehouse, [], execution_id="u2", batches=batches)
+    assert (result.rows_read, result.rows_inserted, result.rows_updated, result.rows_deleted) == (3, 2, 1, 2)
+    assert (result.company_rows, result.table_rows, result.duplicate_keys) == (3, 3, 0)
+    assert [row[1] for row in table(warehouse)] == ["002", "004", "005"]
+
+
+def test_a_bad_batch_mid_stream_stops_the_load_without_change(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1", True)], execution_id="u1")
+    before = table(warehouse)
+    produced = []
+
+    def batches() -> Iterator[pl.DataFrame]:
+        for i in range(100):
+            produced.append(i)
+            yield frame([(f"{i:03d}", "1", True)]) if i != 2 else pl.DataFrame({"ACCOUNT": ["x"]})
+
+    with pytest.raises(LoadError, match="a batch has 1 columns"):
+        load(warehouse, [], execution_id="u2", batches=batches())
+    assert table(warehouse) == before
+    assert len(produced) < 10

@@ -3,6 +3,13 @@
 Every field arrives as text. Text and enum columns stay as written (an empty field stays ``""``).
 Other columns: an empty field becomes NULL; anything that does not parse raises
 :class:`PackageValueError` naming the entity, column, 1-based data row and value.
+
+Two paths share these semantics. :func:`convert_frame` types text columns (Excel, XML, and any
+delimited column the fast path gave up on). The delimited fast path lets the CSV parser type NoYes,
+date and datetime columns itself (:func:`arrow_read_types`, :data:`ARROW_CONVERT`) and finishes with
+:func:`finish_frame`: cheap casts plus checks; a column whose values are not all in the common
+forms is handed to :func:`convert_frame`'s per-column converter, which accepts the rarer forms or
+raises the exact error.
 """
 
 from __future__ import annotations
@@ -10,11 +17,21 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from .errors import PackageValueError
 from .schema import Column, ColumnType, EntitySchema
 
-__all__ = ["DECIMAL_DTYPE", "convert_frame", "empty_frame", "polars_dtype"]
+__all__ = [
+    "ARROW_CONVERT",
+    "DECIMAL_DTYPE",
+    "arrow_read_types",
+    "convert_frame",
+    "empty_frame",
+    "finish_frame",
+    "polars_dtype",
+]
 
 DECIMAL_DTYPE = pl.Decimal(32, 6)
 _EMPTY_DATE = dt.date(1900, 1, 1)
@@ -41,6 +58,23 @@ _DATETIME_FORMATS = (
     "%m/%d/%Y %I:%M %p",
     "%m/%d/%Y %H:%M",
 )
+_ARROW_TRUE = ["Yes", "yes", "YES", "1", "true", "True", "TRUE"]
+_ARROW_FALSE = ["No", "no", "NO", "0", "false", "False", "FALSE"]
+# Arrow's ISO 8601 parser takes the date, "T" or " ", and optional time and fraction; it also takes
+# the reduced-precision form 2026-03-01T14 (14:00), which the text converter rejects.
+_ARROW_TIMESTAMP_PARSERS = ["%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y"]
+_ARROW_TYPES: dict[ColumnType, pa.DataType] = {
+    ColumnType.NOYES: pa.bool_(),
+    ColumnType.DATE: pa.timestamp("us"),
+    ColumnType.DATETIME: pa.timestamp("us"),
+}
+ARROW_CONVERT = {
+    "true_values": _ARROW_TRUE,
+    "false_values": _ARROW_FALSE,
+    "null_values": [""],
+    "timestamp_parsers": [pacsv.ISO8601, *_ARROW_TIMESTAMP_PARSERS],
+}
+"""Keyword arguments of :class:`pyarrow.csv.ConvertOptions` for the types of :func:`arrow_read_types`."""
 _EXPECTED = {
     ColumnType.NOYES: "Yes/No (or 1/0, true/false)",
     ColumnType.INTEGER: "a whole number",
@@ -66,6 +100,74 @@ def convert_frame(text: pl.DataFrame, schema: EntitySchema, *, entity: str, firs
     ``first_row`` is the data row number of ``text``'s first row (1-based), for error messages.
     """
     return pl.DataFrame([_convert(text.get_column(c.name), c, entity, first_row) for c in schema])
+
+
+def arrow_read_types(schema: EntitySchema, *, text: frozenset[str] = frozenset()) -> dict[str, pa.DataType]:
+    """The type the CSV parser reads each column as: NoYes, dates and datetimes typed, the rest text.
+
+    Columns named in ``text`` are read as text (the parser rejected one of their values before).
+    """
+    return {c.name: pa.string() if c.name in text else _ARROW_TYPES.get(c.type, pa.string()) for c in schema}
+
+
+def finish_frame(
+    frame: pl.DataFrame, schema: EntitySchema, *, text: frozenset[str], entity: str, first_row: int
+) -> pl.DataFrame:
+    """Type ``frame``, read with :func:`arrow_read_types` (``text`` as given there), to ``schema``.
+
+    Integers and decimals get a strict cast; a column with any value outside the common forms goes
+    through the per-column converter, which takes the rarer forms (surrounding blanks, ``true``)
+    or raises :class:`PackageValueError` for the first bad value.
+    """
+    parsed = [c for c in schema if c.name not in text and c.type in _ARROW_TYPES]
+    suspects = [c for c in schema if c not in parsed and c.type not in (ColumnType.STRING, ColumnType.ENUM)]
+    typed = frame.select([_fast(c, parsed=c in parsed) for c in schema])
+    if suspects:
+        counts = frame.select([_suspect(c).sum().alias(c.name) for c in suspects]).row(0)
+        slow = [
+            _convert(frame.get_column(c.name), c, entity, first_row)
+            for c, n in zip(suspects, counts, strict=True)
+            if n
+        ]
+        if slow:
+            typed = typed.with_columns(slow)
+    return typed
+
+
+def _fast(column: Column, *, parsed: bool) -> pl.Expr:
+    """The column typed the cheap way (exact where :func:`_suspect` finds nothing)."""
+    value = pl.col(column.name)
+    kind = column.type
+    if kind is ColumnType.INTEGER:
+        return value.cast(pl.Int64, strict=False)
+    if kind is ColumnType.DECIMAL:
+        return value.cast(DECIMAL_DTYPE, strict=False)
+    if not parsed:
+        return (
+            value
+            if kind in (ColumnType.STRING, ColumnType.ENUM)
+            else pl.lit(None, _DTYPES[kind]).alias(column.name)
+        )
+    if kind is ColumnType.DATE:
+        day = value.dt.date()
+        return pl.when(day != _EMPTY_DATE).then(day).alias(column.name)
+    if kind is ColumnType.DATETIME:
+        return pl.when(value.dt.date() != _EMPTY_DATE).then(value).alias(column.name)
+    return value
+
+
+def _suspect(column: Column) -> pl.Expr:
+    """True where the cheap path of a text-read column may differ from :func:`_convert`."""
+    value = pl.col(column.name)
+    present = value != ""
+    if column.type is ColumnType.INTEGER:
+        return present & value.cast(pl.Int64, strict=False).is_null()
+    if column.type is ColumnType.DECIMAL:
+        typed = value.cast(DECIMAL_DTYPE, strict=False)
+        places = value.str.len_bytes() - value.str.find(".", literal=True) - 1
+        exotic = value.str.contains("e", literal=True) | value.str.contains("E", literal=True)
+        return present & (typed.is_null() | exotic | (places > 6).fill_null(False))
+    return pl.lit(True)
 
 
 def _convert(raw: pl.Series, column: Column, entity: str, first_row: int) -> pl.Series:

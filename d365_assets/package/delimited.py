@@ -1,9 +1,11 @@
 """Streaming a delimited entity file (CSV-Unicode, CSV, ...) out of the zip as text batches.
 
 The zip member is inflated and parsed incrementally by :func:`pyarrow.csv.open_csv` (multi-threaded
-C++, exact: every column is read as a string). Memory stays bounded by the block size, whatever the
-file size. Quoted delimiters, doubled quotes and quoted line breaks (``newlines_in_values``) are
-handled by the parser.
+C++). Columns are read as strings (exact, empty stays ``""``) unless the caller names other types;
+a value the parser cannot convert raises :class:`ConversionFailed` naming the column, so the caller
+can read that column as text instead. Memory stays bounded by the block size, whatever the file
+size. Quoted delimiters, doubled quotes and quoted line breaks (``newlines_in_values``) are handled
+by the parser.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable, Iterator
-from typing import IO
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -20,9 +23,18 @@ import pyarrow.csv as pacsv
 from .errors import PackageError
 from .formats import FileFormat
 
-__all__ = ["DelimitedFile"]
+__all__ = ["ConversionFailed", "DelimitedFile"]
 
 OpenMember = Callable[[], IO[bytes]]
+_CONVERSION = re.compile(r"^In CSV column #(\d+): ")
+
+
+class ConversionFailed(Exception):
+    """The CSV parser could not convert a value of header column ``column`` (None: unknown column)."""
+
+    def __init__(self, column: str | None, message: str) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 class DelimitedFile:
@@ -39,16 +51,31 @@ class DelimitedFile:
         self.empty = start == b""
         self.header: list[str] = [] if self.empty else self._read_header()
 
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """String record batches, in file order, every column typed ``string`` (empty stays ``""``)."""
+    def batches(
+        self,
+        column_types: Mapping[str, pa.DataType] | None = None,
+        *,
+        skip_rows: int = 0,
+        convert: Mapping[str, Any] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches in file order, from data row ``skip_rows + 1`` on.
+
+        Columns are ``string`` (empty stays ``""``) unless ``column_types`` (header name -> type)
+        says otherwise; ``convert`` holds the :class:`pyarrow.csv.ConvertOptions` arguments for
+        those (null values, true/false values, timestamp parsers).
+        """
         if self.empty:
             return
+        types = {name: pa.string() for name in self.header} | dict(column_types or {})
         stream = self._open()
         try:
             reader = pacsv.open_csv(
                 stream,
                 read_options=pacsv.ReadOptions(
-                    encoding=_arrow_encoding(self.encoding), block_size=self._block_size, use_threads=True
+                    encoding=_arrow_encoding(self.encoding),
+                    block_size=self._block_size,
+                    use_threads=True,
+                    skip_rows_after_names=skip_rows,
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=self._format.delimiter,
@@ -59,10 +86,9 @@ class DelimitedFile:
                     ignore_empty_lines=len(self.header) != 1,
                 ),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={name: pa.string() for name in self.header},
+                    column_types=types,
                     strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                    null_values=[],
+                    **({"null_values": []} | dict(convert or {})),
                 ),
             )
             while True:
@@ -71,10 +97,21 @@ class DelimitedFile:
                 except StopIteration:
                     return
                 yield batch
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        except pa.ArrowInvalid as exc:
+            raise self._failure(exc) from None
+        except UnicodeDecodeError as exc:
             raise PackageError(f"{self._where}: cannot parse the file: {exc}") from None
         finally:
             stream.close()
+
+    def _failure(self, exc: pa.ArrowInvalid) -> Exception:
+        """A conversion failure (naming the column) or a :class:`PackageError` for a parse error."""
+        message = str(exc)
+        match = _CONVERSION.match(message)
+        if match is None:
+            return PackageError(f"{self._where}: cannot parse the file: {message}")
+        index = int(match.group(1))
+        return ConversionFailed(self.header[index] if index < len(self.header) else None, message)
 
     def _read_header(self) -> list[str]:
         with self._open() as stream:

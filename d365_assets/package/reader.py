@@ -13,8 +13,8 @@ import polars as pl
 import pyarrow as pa
 
 from .archive import ZipLimits, open_archive
-from .convert import convert_frame, empty_frame, polars_dtype
-from .delimited import DelimitedFile
+from .convert import ARROW_CONVERT, arrow_read_types, convert_frame, empty_frame, finish_frame, polars_dtype
+from .delimited import ConversionFailed, DelimitedFile
 from .drift import ColumnDrift, ColumnPlan, ExtraColumns, plan_columns
 from .errors import PackageError
 from .excel import ExcelFile
@@ -25,8 +25,8 @@ from .xmlfile import XmlFile
 
 __all__ = ["DEFAULT_BATCH_ROWS", "DataPackage"]
 
-DEFAULT_BATCH_ROWS = 250_000
-_BLOCK_SIZE = 8 << 20
+DEFAULT_BATCH_ROWS = 100_000
+_BLOCK_SIZE = 4 << 20
 
 
 class DataPackage:
@@ -140,7 +140,10 @@ class DataPackage:
         if not source.header:
             return
         plan = plan_columns(source.header, schema, where=source.where, extra_columns=extra_columns)
-        yield from _typed(source.batches(batch_rows), plan, entity=source.entity, batch_rows=batch_rows)
+        if source.delimited is not None:
+            yield from _typed_delimited(source.delimited, plan, entity=source.entity, batch_rows=batch_rows)
+        else:
+            yield from _typed(source.batches(batch_rows), plan, entity=source.entity, batch_rows=batch_rows)
 
     def column_drift(self, label: str, schema: EntitySchema) -> ColumnDrift:
         """How the entity file's columns differ from ``schema`` (added and missing columns)."""
@@ -172,7 +175,9 @@ class DataPackage:
             xml = XmlFile(open_member, fields=entity.fields, where=where)
             return _Source(entity.entity_name, where, xml.header, xml.batches)
         delimited = DelimitedFile(open_member, fmt, where=where, block_size=_BLOCK_SIZE)
-        return _Source(entity.entity_name, where, delimited.header, lambda _rows: delimited.batches())
+        return _Source(
+            entity.entity_name, where, delimited.header, lambda _rows: delimited.batches(), delimited
+        )
 
     def _member(self, entity: ManifestEntity) -> zipfile.ZipInfo:
         wanted = entity.input_file_path.replace("\\", "/").lstrip("/")
@@ -208,34 +213,86 @@ class _Source:
     where: str
     header: list[str]
     batches: Callable[[int], Iterator[pa.RecordBatch]]
+    delimited: DelimitedFile | None = None
+    """Set for delimited files, which have the typed fast path."""
 
 
 def _typed(
     batches: Iterator[pa.RecordBatch], plan: ColumnPlan, *, entity: str, batch_rows: int
 ) -> Iterator[pl.DataFrame]:
+    """Text batches (Excel, XML) typed by the per-column converter."""
+    next_row = 1
+    for table in _rebatch(batches, batch_rows):
+        text = _frame(table, plan)
+        yield _with_missing(convert_frame(text, plan.read, entity=entity, first_row=next_row), plan)
+        next_row += table.num_rows
+
+
+def _typed_delimited(
+    delimited: DelimitedFile, plan: ColumnPlan, *, entity: str, batch_rows: int
+) -> Iterator[pl.DataFrame]:
+    """Delimited batches typed by the CSV parser where it can, finished by :func:`finish_frame`.
+
+    When the parser rejects a value, the file is read again from the first row not yet returned,
+    with that column as text, so the per-column converter takes its rarer forms or names the row.
+    """
+    text: frozenset[str] = frozenset()
+    done = 0
+    while True:
+        types = arrow_read_types(plan.read, text=text)
+        file_types = {file: types[name] for file, name in plan.rename.items()}
+        try:
+            batches = delimited.batches(file_types, skip_rows=done, convert=ARROW_CONVERT)
+            for table in _rebatch(batches, batch_rows):
+                frame = finish_frame(
+                    _frame(table, plan), plan.read, text=text, entity=entity, first_row=done + 1
+                )
+                yield _with_missing(frame, plan)
+                done += table.num_rows
+            return
+        except ConversionFailed as failed:
+            text = _as_text(failed, plan, types, text)
+
+
+def _as_text(
+    failed: ConversionFailed, plan: ColumnPlan, types: dict[str, pa.DataType], text: frozenset[str]
+) -> frozenset[str]:
+    """``text`` plus the column the parser failed on (every parser-typed column if unknown)."""
+    typed = {name for name, kind in types.items() if kind != pa.string()}
+    name = plan.rename.get(failed.column or "")
+    more = {name} if name in typed else typed
+    if not more - text:
+        raise PackageError(f"cannot convert a value: {failed}") from None
+    return text | more
+
+
+def _rebatch(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.Table]:
+    """Tables of exactly ``batch_rows`` rows (the last may be shorter), in order."""
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
-    next_row = 1
-    file_names, names = list(plan.rename), list(plan.rename.values())
-    missing = [plan.effective.get(name) for name in plan.drift.missing]
-
-    def convert(table: pa.Table) -> pl.DataFrame:
-        text = pl.from_arrow(table.select(file_names).rename_columns(names))
-        assert isinstance(text, pl.DataFrame)
-        frame = convert_frame(text, plan.read, entity=entity, first_row=next_row)
-        if missing:
-            nulls = [pl.lit(None, polars_dtype(c.type)).alias(c.name) for c in missing if c is not None]
-            frame = frame.with_columns(nulls).select(plan.effective.names)
-        return frame
-
     for batch in batches:
         pending.append(batch)
         pending_rows += batch.num_rows
         while pending_rows >= batch_rows:
             table = pa.Table.from_batches(pending)
-            yield convert(table.slice(0, batch_rows))
-            next_row += batch_rows
+            yield table.slice(0, batch_rows)
             rest = table.slice(batch_rows)
             pending, pending_rows = rest.to_batches(), rest.num_rows
     if pending_rows:
-        yield convert(pa.Table.from_batches(pending))
+        yield pa.Table.from_batches(pending)
+
+
+def _frame(table: pa.Table, plan: ColumnPlan) -> pl.DataFrame:
+    """The plan's file columns of ``table`` under their output names."""
+    frame = pl.from_arrow(table.select(list(plan.rename)).rename_columns(list(plan.rename.values())))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _with_missing(frame: pl.DataFrame, plan: ColumnPlan) -> pl.DataFrame:
+    """``frame`` plus the schema columns the file lacks (all NULL), in the effective order."""
+    missing = [plan.effective.get(name) for name in plan.drift.missing]
+    if not missing:
+        return frame
+    nulls = [pl.lit(None, polars_dtype(c.type)).alias(c.name) for c in missing if c is not None]
+    return frame.with_columns(nulls).select(plan.effective.names)

@@ -7,14 +7,16 @@ execution id that is already in the ledger is not applied again.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import duckdb
 import polars as pl
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS {schema}._load_ledger (
     finished_at TIMESTAMP NOT NULL
 )
 """
+T = TypeVar("T")
 _TABLE_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
 _HOLDER_PATTERN = re.compile(r"Conflicting lock is held in (?P<holder>.+?)(?:\. See also|$)", re.DOTALL)
 
@@ -85,12 +88,22 @@ class Warehouse:
         schema: the database schema the entity tables live in.
         lock_timeout: seconds a load waits for another writer (or a reader holding the file) before
             it fails with :class:`WarehouseLockedError`.
+        load_memory_limit: DuckDB's memory limit while a load into a database file runs (it spills
+            to disk beyond it), so a load's memory does not grow with the package; None: DuckDB's.
     """
 
-    def __init__(self, database: str | Path, *, schema: str = "d365", lock_timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        database: str | Path,
+        *,
+        schema: str = "d365",
+        lock_timeout: float = 300.0,
+        load_memory_limit: str | None = "500MB",
+    ) -> None:
         self.database = str(database)
         self.schema = schema
         self.lock_timeout = lock_timeout
+        self.load_memory_limit = load_memory_limit
         self._is_file = not self.database.startswith(("md:", "motherduck:")) and self.database != ":memory:"
 
     # -- connections -------------------------------------------------------------------------
@@ -178,11 +191,18 @@ class Warehouse:
                 f"SELECT 1 FROM {self.schema}._load_ledger WHERE execution_id = ?", [execution_id]
             ).fetchone():
                 return self._result(con, qualified, company, mode, execution_id, natural_key, applied=False)
+            self._tune(con)
             con.execute("BEGIN TRANSACTION")
             try:
                 added = self._ensure_table(con, qualified, schema, company_specific=company is not None)
-                rows_read = self._stage(con, schema, batches)
-                counts = self._apply(con, qualified, schema, company, mode, natural_key, execution_id)
+                if mode == "full":
+                    rows_read, counts = self._replace(
+                        con, qualified, schema, batches, company, natural_key, execution_id
+                    )
+                else:
+                    rows_read, counts = self._upsert(
+                        con, qualified, schema, batches, company, natural_key, execution_id
+                    )
                 con.execute(
                     f"INSERT INTO {self.schema}._load_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
@@ -197,6 +217,8 @@ class Warehouse:
                 raise
             finally:
                 con.execute("DROP TABLE IF EXISTS temp._d365_stage")
+                con.execute("DROP TABLE IF EXISTS temp._d365_old_keys")
+                self._untune(con)
             return self._result(
                 con,
                 qualified,
@@ -212,6 +234,17 @@ class Warehouse:
                 added_columns=tuple(added),
                 seconds=time.perf_counter() - clock,
             )
+
+    def _tune(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Settings for a bulk load: rows in any order (parallel inserts), bounded memory."""
+        con.execute("SET preserve_insertion_order = false")
+        if self.load_memory_limit and self._is_file:
+            con.execute("SET memory_limit = ?", [self.load_memory_limit])
+
+    def _untune(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("RESET preserve_insertion_order")
+        if self.load_memory_limit and self._is_file:
+            con.execute("RESET memory_limit")
 
     def _ensure_table(
         self, con: duckdb.DuckDBPyConnection, qualified: str, schema: EntitySchema, *, company_specific: bool
@@ -240,6 +273,72 @@ class Warehouse:
         ).fetchall()
         return {name.upper() for (name,) in rows}
 
+    def _replace(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        qualified: str,
+        schema: EntitySchema,
+        batches: Iterable[pl.DataFrame],
+        company: str | None,
+        natural_key: Sequence[str],
+        execution_id: str,
+    ) -> tuple[int, dict[str, int]]:
+        """Full load: keep the old keys, delete the company's rows, insert batches straight in.
+
+        Every row is written once (no staging copy); the old keys alone give the counts.
+        """
+        scope, params = _company_scope(company)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _d365_old_keys AS SELECT {_key_list(natural_key)} "
+            f"FROM {qualified} t WHERE {scope}",
+            params,
+        )
+        before = _one(con, "SELECT count(*) FROM _d365_old_keys")
+        con.execute(f"DELETE FROM {qualified} t WHERE {scope}", params)
+        rows = self._insert(con, qualified, schema, batches, company, execution_id)
+        key_match = " AND ".join(f"t.{_quote(k)} IS NOT DISTINCT FROM s.{_quote(k)}" for k in natural_key)
+        matched = _one(
+            con,
+            f"SELECT count(*) FROM _d365_old_keys s WHERE EXISTS "
+            f"(SELECT 1 FROM {qualified} t WHERE {scope} AND {key_match})",
+            params,
+        )
+        return rows, {"inserted": rows - matched, "updated": matched, "deleted": before - matched}
+
+    def _insert(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        qualified: str,
+        schema: EntitySchema,
+        batches: Iterable[pl.DataFrame],
+        company: str | None,
+        execution_id: str,
+        *,
+        source: str | None = None,
+    ) -> int:
+        """Append every batch (or table ``source``) to ``qualified``, adding the company and execution."""
+        names = [c.name for c in schema]
+        target = ([COMPANY_COLUMN] if company is not None else []) + names + ["_execution_id", "_loaded_at"]
+        columns = (["?"] if company is not None else []) + ["*", "?", "now()"]
+        values = ([company] if company is not None else []) + [execution_id]
+        sql = (
+            f"INSERT INTO {qualified} ({', '.join(_quote(n) for n in target)}) "
+            f"SELECT {', '.join(columns)} FROM {source or '_d365_batch'}"
+        )
+        if source is not None:
+            con.execute(sql, values)
+            return 0
+        rows = 0
+        for batch in _prefetch(batches):
+            _check_width(batch, schema)
+            con.register("_d365_batch", batch.to_arrow())
+            try:
+                con.execute(sql, values)
+            finally:
+                con.unregister("_d365_batch")
+            rows += batch.height
+        return rows
+
     def _stage(
         self, con: duckdb.DuckDBPyConnection, schema: EntitySchema, batches: Iterable[pl.DataFrame]
     ) -> int:
@@ -248,11 +347,7 @@ class Warehouse:
         names = ", ".join(_quote(c.name) for c in schema)
         rows = 0
         for batch in batches:
-            if batch.width != len(schema):
-                raise LoadError(
-                    f"a batch has {batch.width} columns but the schema has {len(schema)}; "
-                    f"the package reader must return frames in schema order"
-                )
+            _check_width(batch, schema)
             con.register("_d365_batch", batch.to_arrow())
             try:
                 con.execute(f"INSERT INTO _d365_stage ({names}) SELECT * FROM _d365_batch")
@@ -261,60 +356,44 @@ class Warehouse:
             rows += batch.height
         return rows
 
-    def _apply(
+    def _upsert(
         self,
         con: duckdb.DuckDBPyConnection,
         qualified: str,
         schema: EntitySchema,
+        batches: Iterable[pl.DataFrame],
         company: str | None,
-        mode: str,
         natural_key: Sequence[str],
         execution_id: str,
-    ) -> dict[str, int]:
+    ) -> tuple[int, dict[str, int]]:
+        """Delta load: stage the (small) package, refuse duplicate keys, replace matching rows."""
+        rows = self._stage(con, schema, batches)
+        duplicates = _one(
+            con,
+            f"SELECT count(*) FROM (SELECT 1 FROM _d365_stage GROUP BY {_key_list(natural_key)} "
+            f"HAVING count(*) > 1)",
+        )
+        if duplicates:
+            raise LoadError(
+                f"the delta package holds {duplicates} natural keys ({', '.join(natural_key)}) "
+                f"more than once, "
+                f"so it cannot be upserted; check natural_key in the catalog. Nothing was changed."
+            )
         scope, params = _company_scope(company)
         key_match = " AND ".join(f"t.{_quote(k)} IS NOT DISTINCT FROM s.{_quote(k)}" for k in natural_key)
-        if mode == "delta":
-            duplicates = _one(
-                con,
-                f"SELECT count(*) FROM (SELECT 1 FROM _d365_stage GROUP BY {_key_list(natural_key)} "
-                f"HAVING count(*) > 1)",
-            )
-            if duplicates:
-                raise LoadError(
-                    f"the delta package holds {duplicates} natural keys ({', '.join(natural_key)}) "
-                    f"more than once, "
-                    f"so it cannot be upserted; check natural_key in the catalog. Nothing was changed."
-                )
-        before = _one(con, f"SELECT count(*) FROM {qualified} t WHERE {scope}", params)
         matched = _one(
             con,
             f"SELECT count(*) FROM {qualified} t WHERE {scope} AND EXISTS "
             f"(SELECT 1 FROM _d365_stage s WHERE {key_match})",
             params,
         )
-        if mode == "full":
-            con.execute(f"DELETE FROM {qualified} t WHERE {scope}", params)
-        else:
-            con.execute(
-                f"DELETE FROM {qualified} t WHERE {scope} "
-                f"AND EXISTS (SELECT 1 FROM _d365_stage s WHERE {key_match})",
-                params,
-            )
-        names = [c.name for c in schema]
-        target = ([COMPANY_COLUMN] if company is not None else []) + names + ["_execution_id", "_loaded_at"]
-        source = (["?"] if company is not None else []) + [_quote(n) for n in names] + ["?", "now()"]
-        values = ([company] if company is not None else []) + [execution_id]
         con.execute(
-            f"INSERT INTO {qualified} ({', '.join(_quote(n) for n in target)}) "
-            f"SELECT {', '.join(source)} FROM _d365_stage",
-            values,
+            f"DELETE FROM {qualified} t WHERE {scope} "
+            f"AND EXISTS (SELECT 1 FROM _d365_stage s WHERE {key_match})",
+            params,
         )
-        staged = _one(con, "SELECT count(*) FROM _d365_stage")
-        return {
-            "inserted": staged - matched,
-            "updated": matched,
-            "deleted": before - matched if mode == "full" else 0,
-        }
+        self._insert(con, qualified, schema, [], company, execution_id, source="_d365_stage")
+        return rows, {"inserted": rows - matched, "updated": matched, "deleted": 0}
 
     def _result(
         self,
@@ -365,6 +444,65 @@ class Warehouse:
             previous_full_rows=previous_full[0] if previous_full else None,
             columns=columns,
             **counts,  # type: ignore[arg-type]
+        )
+
+
+def _prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """``items`` in order, produced by a background thread up to ``depth`` ahead.
+
+    Parsing the next batch (pyarrow and polars release the GIL) overlaps DuckDB inserting this one.
+    An exception while producing is raised here, as is; stopping early stops the producer.
+    """
+    slots: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if not _put(slots, (True, item), stop):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            _put(slots, (False, exc), stop)
+            return
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        _put(slots, (False, None), stop)
+
+    worker = threading.Thread(target=produce, name="d365-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = slots.get()
+            if ok:
+                yield item  # type: ignore[misc]
+            elif item is None:
+                return
+            else:
+                raise item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _put(slots: queue.Queue[tuple[bool, object]], entry: tuple[bool, object], stop: threading.Event) -> bool:
+    """Put ``entry`` unless the consumer stopped; False when it did."""
+    while not stop.is_set():
+        try:
+            slots.put(entry, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _check_width(batch: pl.DataFrame, schema: EntitySchema) -> None:
+    if batch.width != len(schema):
+        raise LoadError(
+            f"a batch has {batch.width} columns but the schema has {len(schema)}; "
+            f"the package reader must return frames in schema order"
         )
 
 
