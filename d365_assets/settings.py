@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from d365_assets.fo.credentials import DEFAULT_AUTHORITY_HOST
+from d365_assets.warehouse.loader import is_local_file
 
 __all__ = ["DEFAULT_AUTHORITY_HOST", "Settings"]
 
@@ -72,6 +73,6 @@ class Settings:
 
     def resolved_duckdb_path(self) -> str:
         """The DuckDB target: connection strings (``md:...``) as given, file paths made absolute."""
-        if ":" in self.duckdb_path.split("/", 1)[0] and not Path(self.duckdb_path).drive:
+        if not is_local_file(self.duckdb_path):
             return self.duckdb_path
         return str(Path(self.duckdb_path).expanduser().resolve())

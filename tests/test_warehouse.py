@@ -232,3 +232,38 @@ def test_a_bad_batch_mid_stream_stops_the_load_without_change(warehouse: Warehou
         load(warehouse, [], execution_id="u2", batches=batches())
     assert table(warehouse) == before
     assert len(produced) < 10
+
+
+def test_a_column_whose_type_changed_is_refused_with_the_fix(warehouse: Warehouse) -> None:
+    load(warehouse, [("001", "1", True)], execution_id="u1")
+    before = table(warehouse)
+    retyped = EntitySchema.of([("ACCOUNT", "string"), ("AMOUNT", "string"), ("ACTIVE", "noyes")])
+    as_text = pl.DataFrame({"ACCOUNT": ["002"], "AMOUNT": ["2.5"], "ACTIVE": [True]})
+    expected = (
+        r"column AMOUNT of d365.accounts is DECIMAL\(32,6\) but the schema now says VARCHAR"
+        r'.*ALTER TABLE d365.accounts ALTER COLUMN "AMOUNT" TYPE VARCHAR'
+    )
+    with pytest.raises(LoadError, match=expected):
+        load(warehouse, [], schema=retyped, batches=[as_text], execution_id="u2")
+    assert table(warehouse) == before
+
+
+@pytest.mark.parametrize(
+    ("database", "local"),
+    [
+        ("data/warehouse.duckdb", True),
+        ("/srv/warehouse.duckdb", True),
+        ("C:\\warehouse.duckdb", True),
+        ("md:analytics", False),
+        ("motherduck:analytics", False),
+        ("s3://bucket/warehouse.duckdb", False),
+        (":memory:", False),
+    ],
+)
+def test_file_paths_and_connection_strings(database: str, local: bool) -> None:
+    from d365_assets.settings import Settings
+    from d365_assets.warehouse import is_local_file
+
+    assert is_local_file(database) is local
+    resolved = Settings(duckdb_path=database).resolved_duckdb_path()
+    assert (resolved == database) is (not local) or database.startswith("/srv")

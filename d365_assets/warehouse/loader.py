@@ -26,7 +26,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_expone
 from d365_assets.package.schema import EntitySchema
 from d365_assets.warehouse.errors import LoadError, WarehouseLockedError
 
-__all__ = ["COMPANY_COLUMN", "LoadResult", "Warehouse"]
+__all__ = ["COMPANY_COLUMN", "LoadResult", "Warehouse", "is_local_file"]
 
 COMPANY_COLUMN = "DATAAREAID"
 """The column the loader adds to company-specific tables: the export's legal entity."""
@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS {schema}._load_ledger (
 )
 """
 T = TypeVar("T")
+_CONNECTION_STRING = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+"""``md:db``, ``motherduck:db``, ``s3://...`` (a scheme of 2+ letters, so ``C:\\x`` stays a path)."""
 _TABLE_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
 _HOLDER_PATTERN = re.compile(r"Conflicting lock is held in (?P<holder>.+?)(?:\. See also|$)", re.DOTALL)
 
@@ -104,18 +106,21 @@ class Warehouse:
         self.schema = schema
         self.lock_timeout = lock_timeout
         self.load_memory_limit = load_memory_limit
-        self._is_file = not self.database.startswith(("md:", "motherduck:")) and self.database != ":memory:"
+        self._is_file = is_local_file(self.database)
 
     # -- connections -------------------------------------------------------------------------
 
     @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the database, waiting up to ``lock_timeout`` while another process holds it."""
+    def connect(
+        self, *, read_only: bool = False, timeout: float | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the database, waiting up to ``timeout`` (``lock_timeout``) while another process holds it."""
+        timeout = self.lock_timeout if timeout is None else max(timeout, 0.0)
         if self._is_file:
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         retrying = Retrying(
             retry=retry_if_exception(_is_lock_conflict),
-            stop=stop_after_delay(self.lock_timeout),
+            stop=stop_after_delay(timeout),
             wait=wait_exponential(multiplier=0.05, max=2.0),
             reraise=True,
         )
@@ -144,15 +149,16 @@ class Warehouse:
                 yield con
             return
         lock = FileLock(f"{self.database}.lock")
+        deadline = time.monotonic() + self.lock_timeout
         try:
             lock.acquire(timeout=self.lock_timeout)
         except Timeout:
             raise WarehouseLockedError(
-                f"another load into {self.database} held the writer lock for over {self.lock_timeout:.0f} s; "
-                f"raise the lock timeout or run fewer loads at once. Nothing was changed."
+                f"another load into {self.database} held the writer lock ({lock.lock_file}) for over "
+                f"{self.lock_timeout:.0f} s; let it finish, or raise the lock timeout. Nothing was changed."
             ) from None
         try:
-            with self.connect() as con:
+            with self.connect(timeout=deadline - time.monotonic()) as con:
                 yield con
         finally:
             lock.release()
@@ -260,18 +266,28 @@ class Warehouse:
             return []
         added = []
         for name, duck_type in wanted:
-            if name.upper() not in existing:
+            current = existing.get(name.upper())
+            if current is None:
                 con.execute(f"ALTER TABLE {qualified} ADD COLUMN {_quote(name)} {duck_type}")
                 added.append(name)
+            elif current.replace(" ", "") != duck_type.replace(" ", ""):
+                raise LoadError(
+                    f"column {name} of {qualified} is {current} but the schema now says {duck_type} "
+                    f"(F&O or the catalog changed its type); convert it with "
+                    f'ALTER TABLE {qualified} ALTER COLUMN "{name}" TYPE {duck_type}, or drop the table to '
+                    f"reload it in full, then run the load again. Nothing was changed."
+                )
         return added
 
-    def _existing_columns(self, con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
+    def _existing_columns(self, con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
+        """Upper-cased column name -> DuckDB type of the table's columns (empty when it does not exist)."""
         schema, table = qualified.split(".", 1)
         rows = con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
             [schema, table],
         ).fetchall()
-        return {name.upper() for (name,) in rows}
+        return {name.upper(): kind for name, kind in rows}
 
     def _replace(
         self,
@@ -504,6 +520,13 @@ def _check_width(batch: pl.DataFrame, schema: EntitySchema) -> None:
             f"a batch has {batch.width} columns but the schema has {len(schema)}; "
             f"the package reader must return frames in schema order"
         )
+
+
+def is_local_file(database: str) -> bool:
+    """True for a DuckDB file path; False for ``:memory:`` and connection strings such as ``md:analytics``."""
+    if database == ":memory:" or database.startswith(":memory:"):
+        return False
+    return _CONNECTION_STRING.match(database) is None
 
 
 def _company_scope(company: str | None) -> tuple[str, list[object]]:
