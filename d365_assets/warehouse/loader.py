@@ -20,6 +20,7 @@ from typing import Literal, TypeVar
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 from filelock import FileLock, Timeout
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
@@ -344,16 +345,7 @@ class Warehouse:
         if source is not None:
             con.execute(sql, values)
             return 0
-        rows = 0
-        for batch in _prefetch(batches):
-            _check_width(batch, schema)
-            con.register("_d365_batch", batch.to_arrow())
-            try:
-                con.execute(sql, values)
-            finally:
-                con.unregister("_d365_batch")
-            rows += batch.height
-        return rows
+        return _insert_stream(con, sql, values, _prefetch(batches), schema)
 
     def _stage(
         self, con: duckdb.DuckDBPyConnection, schema: EntitySchema, batches: Iterable[pl.DataFrame]
@@ -361,16 +353,8 @@ class Warehouse:
         columns = ", ".join(f"{_quote(c.name)} {c.type.duckdb_type}" for c in schema)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _d365_stage ({columns})")
         names = ", ".join(_quote(c.name) for c in schema)
-        rows = 0
-        for batch in batches:
-            _check_width(batch, schema)
-            con.register("_d365_batch", batch.to_arrow())
-            try:
-                con.execute(f"INSERT INTO _d365_stage ({names}) SELECT * FROM _d365_batch")
-            finally:
-                con.unregister("_d365_batch")
-            rows += batch.height
-        return rows
+        sql = f"INSERT INTO _d365_stage ({names}) SELECT * FROM _d365_batch"
+        return _insert_stream(con, sql, [], batches, schema)
 
     def _upsert(
         self,
@@ -461,6 +445,76 @@ class Warehouse:
             columns=columns,
             **counts,  # type: ignore[arg-type]
         )
+
+
+class _ArrowStream:
+    """Typed frames as one Arrow stream, so a single INSERT takes every batch.
+
+    One statement lets DuckDB write large appends straight to the database file inside the
+    transaction (many small INSERTs keep them all in memory until COMMIT). Counts the rows, and keeps
+    the producer's own exception (a bad value, say) so it surfaces as itself, not as a DuckDB error.
+    """
+
+    def __init__(self, batches: Iterable[pl.DataFrame], schema: EntitySchema) -> None:
+        self._batches = iter(batches)
+        self._schema = schema
+        self.rows = 0
+        self.error: BaseException | None = None
+
+    def reader(self) -> pa.RecordBatchReader | None:
+        """The stream, or None when there are no batches at all."""
+        first = self._next_table()
+        if first is None:
+            return None
+        return pa.RecordBatchReader.from_batches(first.schema, self._record_batches(first))
+
+    def _next_table(self) -> pa.Table | None:
+        try:
+            batch = next(self._batches)
+            _check_width(batch, self._schema)
+            table = batch.to_arrow()
+        except StopIteration:
+            return None
+        except BaseException as exc:  # every failure is remembered: a short stream must never pass
+            self.error = exc
+            raise
+        self.rows += batch.height
+        return table
+
+    def _record_batches(self, first: pa.Table) -> Iterator[pa.RecordBatch]:
+        table: pa.Table | None = first
+        while table is not None:
+            yield from table.cast(first.schema).to_batches()
+            try:
+                table = self._next_table()
+            except BaseException:
+                return  # DuckDB sees a short stream; the caller raises self.error
+
+
+def _insert_stream(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    values: Sequence[object],
+    batches: Iterable[pl.DataFrame],
+    schema: EntitySchema,
+) -> int:
+    """Run ``sql`` (which reads ``_d365_batch``) once over every batch; returns the rows inserted."""
+    stream = _ArrowStream(batches, schema)
+    reader = stream.reader()
+    if reader is None:
+        return 0
+    con.register("_d365_batch", reader)
+    try:
+        con.execute(sql, list(values))
+    except duckdb.Error:
+        if stream.error is not None:
+            raise stream.error from None
+        raise
+    finally:
+        con.unregister("_d365_batch")
+    if stream.error is not None:
+        raise stream.error
+    return stream.rows
 
 
 def _prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
