@@ -12,9 +12,9 @@ import polars as pl
 
 from d365_assets.catalog import CatalogError, EntityConfig, RefreshMode
 from d365_assets.fo import D365Client, D365Error, ExportedPackage, ExportFailedError, PackageDownloadError
-from d365_assets.package import ColumnDrift, DataPackage, EntitySchema
-from d365_assets.spool import PackageSpool, SpooledExport
-from d365_assets.warehouse import LoadResult, Warehouse
+from d365_assets.package import ColumnDrift, DataPackage, EntitySchema, PackageError
+from d365_assets.spool import PackageSpool, SpooledExport, SpoolError
+from d365_assets.warehouse import LoadError, LoadResult, Warehouse
 
 __all__ = ["RefreshOutcome", "refresh_entity"]
 
@@ -138,7 +138,14 @@ def _finish_pending(
                 entity.name, company or "shared", pending.execution_id, exc,
             )  # fmt: skip
             return None
-    result = _load(entity, schema, company, warehouse, pending)[0]
+    try:
+        result = _load(entity, schema, company, warehouse, pending)[0]
+    except (PackageError, LoadError) as exc:
+        raise SpoolError(
+            f"the export {pending.execution_id} that an earlier refresh of {entity.name} "
+            f"({company or 'shared'}) left at {pending.path} cannot be loaded: {exc}. Fix the cause and run "
+            f"again; or delete that file and its .json and run the reconcile job to reload the table in full"
+        ) from exc
     logger.warning(
         "%s %s: loaded execution %s, left by an earlier refresh that did not finish",
         entity.name, company or "shared", pending.execution_id,

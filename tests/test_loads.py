@@ -150,6 +150,11 @@ def test_ambiguous_delta_key_fails_the_run_and_keeps_the_package(tmp_path: Path,
             "SELECT table_name FROM information_schema.tables WHERE table_schema='d365'"
         ).fetchall()
     assert ("sales_order_headers_v2",) not in tables
+    again = materialize(settings, "sales_order_headers_v2", "USMF")
+    assert not again.success, "the kept export is loaded first, and still cannot be upserted"
+    message = failure_message(again)
+    assert "left at" in message
+    assert "delete that file and its .json and run the reconcile job" in message
 
 
 def test_locked_warehouse_fails_naming_the_holder_then_the_next_run_loads_the_kept_package(
