@@ -8,6 +8,7 @@ them for the client secret, each bearer token actually sent and each SAS signatu
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import traceback
 from collections.abc import Iterator
@@ -118,3 +119,53 @@ def test_no_secret_in_logs_or_errors(tmp_path: Path, everything: _Everything) ->
         assert secret not in text
         for value in seen:
             assert value not in text, f"a token or SAS signature in: {text[:200]}"
+
+
+def test_no_secret_in_dagster_events_or_failures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Materializations (one succeeding, one whose export ends Failed): no secret in any event."""
+    import dagster as dg
+
+    from d365_assets.definitions import build_definitions
+    from d365_assets.settings import Settings
+
+    config = EmulatorConfig(outcomes={FAILED: "Failed"}, outcome_errors={FAILED: ("Vendor 0042 is on hold",)})
+    with Emulator(state_dir=tmp_path / "emulator", config=config) as emulator:
+        for name, value in {
+            "D365_ENVIRONMENT_URL": emulator.environment_url,
+            "D365_TENANT_ID": emulator.tenant_id,
+            "D365_CLIENT_ID": emulator.client_id,
+            "D365_CLIENT_SECRET": emulator.client_secret,
+        }.items():
+            monkeypatch.setenv(name, value)
+        settings = dataclasses.replace(
+            Settings.from_env(),
+            authority_host=emulator.authority_host,
+            ca_bundle=str(emulator.ca_bundle),
+            duckdb_path=str(tmp_path / "w.duckdb"),
+            package_dir=str(tmp_path / "packages"),
+        )
+        defs = build_definitions(settings)
+        texts = []
+        with dg.instance_for_test() as instance:
+            for table, succeeds in (("customers_v3", True), ("vendors_v2", False)):
+                result = dg.materialize(
+                    [defs.get_assets_def(dg.AssetKey(["d365", table]))],
+                    resources=defs.resources,
+                    instance=instance,
+                    partition_key="USMF",
+                    raise_on_error=False,
+                )
+                assert result.success is succeeds
+                texts.extend(repr(event) for event in result.all_events)
+            records = instance.get_event_records(
+                dg.EventRecordsFilter(event_type=dg.DagsterEventType.STEP_FAILURE)
+            )
+            assert records, "the failed export is in the event log"
+            texts.extend(repr(record.event_log_entry) for record in records)
+        secrets = [emulator.client_secret]
+    everything = "\n".join(texts)
+    assert "Vendor 0042 is on hold" in everything, "F&O's error messages do reach the failure"
+    for secret in secrets:
+        assert secret not in everything
+    assert "sig=" not in everything
+    assert "Bearer " not in everything
