@@ -73,7 +73,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    emulator = Emulator(args.state_dir, config).start()
+    try:
+        emulator = Emulator(args.state_dir, config).start()
+    except ValueError as exc:
+        parser.exit(
+            2,
+            f"error: {exc}. --seed and --activity-interval shape the data, so they apply to a new "
+            f"--state-dir only: pick a new folder, or leave them out to reuse {args.state_dir}.\n",
+        )
     try:
         settings = {
             "D365_ENVIRONMENT_URL": emulator.environment_url,
