@@ -11,33 +11,20 @@ import pytest
 from d365_assets.catalog import RefreshMode, load_catalog
 from d365_assets.emulator import Emulator
 from d365_assets.emulator.faults import Fault
-from d365_assets.fo import ClientSecretCredential, D365Client, PackageDownloadError, RetryPolicy
+from d365_assets.fo import PackageDownloadError, RetryPolicy
 from d365_assets.refresh import refresh_entity
 from d365_assets.spool import PackageSpool
 from d365_assets.warehouse import Warehouse
 from tests.conftest import source_rows, table_rows
+from tests.fo.faultkit import client_for
 
 LINES = load_catalog().entity("SalesOrderLinesV2")
 
 
-def client_for(emulator: Emulator) -> D365Client:
-    credential = ClientSecretCredential(
-        tenant_id=emulator.tenant_id,
-        client_id=emulator.client_id,
-        client_secret=emulator.client_secret,
-        authority_host=emulator.authority_host,
-    )
-    return D365Client(
-        environment_url=emulator.environment_url,
-        credential=credential,
-        ca_bundle=emulator.ca_bundle,
-        poll_interval=0.05,
-        retry=RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05),
-    )
-
-
 def refresh(emulator: Emulator, tmp_path: Path, **kwargs: object):
-    with client_for(emulator) as client:
+    with client_for(
+        emulator, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05)
+    ) as client:
         return refresh_entity(
             entity=LINES,
             company="USMF",
@@ -52,15 +39,21 @@ def notes(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "packages").glob("*/sales_order_lines_v2/USMF/*.json"))
 
 
-def test_a_delta_whose_download_failed_is_finished_by_the_next_refresh(
-    tmp_path: Path, emulator: Emulator
-) -> None:
+def interrupt_a_delta(emulator: Emulator, tmp_path: Path) -> Path:
+    """A full load, business activity, then a delta whose download fails: returns its note."""
     refresh(emulator, tmp_path)
     emulator.advance_activity(1)
     emulator.set_faults(Fault(kind="blob_unavailable", count=-1))
     with pytest.raises(PackageDownloadError):
         refresh(emulator, tmp_path)
     [note] = notes(tmp_path)
+    return note
+
+
+def test_a_delta_whose_download_failed_is_finished_by_the_next_refresh(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    note = interrupt_a_delta(emulator, tmp_path)
     assert not note.with_suffix(".zip").exists(), "the export is noted before its package arrives"
 
     emulator.clear_faults()
@@ -75,11 +68,7 @@ def test_a_delta_whose_download_failed_is_finished_by_the_next_refresh(
 def test_a_delta_whose_package_expired_turns_the_next_refresh_into_a_reconcile(
     tmp_path: Path, emulator: Emulator
 ) -> None:
-    refresh(emulator, tmp_path)
-    emulator.advance_activity(1)
-    emulator.set_faults(Fault(kind="blob_unavailable", count=-1))
-    with pytest.raises(PackageDownloadError):
-        refresh(emulator, tmp_path)
+    interrupt_a_delta(emulator, tmp_path)
     emulator.stop()
     time.sleep(2.5)  # the noted export's package is now older than the 2 s retention below
     expired = dataclasses.replace(emulator.config, retention_seconds=2.0)

@@ -13,14 +13,10 @@ import yaml
 from d365_assets.emulator import Emulator
 from d365_assets.fo import ClientSecretCredential, D365Client, RetryPolicy
 from d365_assets.package import DataPackage, EntitySchema
+from tests.conftest import QUICK_LIFECYCLE
 
 CATALOG = Path(__file__).resolve().parents[2] / "d365_assets" / "catalog.yaml"
-FAST = {
-    "not_visible_seconds": 0.05,
-    "not_run_seconds": 0.05,
-    "executing_seconds": 0.05,
-    "package_url_delay_seconds": 0.05,
-}
+FAST = QUICK_LIFECYCLE
 QUICK_RETRY = RetryPolicy(max_attempts=6, max_elapsed=15.0, initial_backoff=0.05, max_backoff=0.2)
 
 
