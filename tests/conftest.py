@@ -11,6 +11,7 @@ import pytest
 
 from d365_assets.catalog import EntityConfig
 from d365_assets.emulator import Emulator, EmulatorConfig
+from d365_assets.settings import Settings
 
 # Small but non-trivial row counts and a quick execution lifecycle keep the suite fast on 2 cores.
 TEST_ROWS = {"GeneralJournalAccountEntries": 1500, "SalesOrderLinesV2": 400, "PurchaseOrderLinesV2": 200}
@@ -31,6 +32,32 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+def as_real_environment(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, certificate: bool = False
+) -> Settings:
+    """Settings, and the D365_* variables the resource's EnvVars read, that address the emulator as a
+    real F&O environment (URL, tenant, client id, a secret or the app certificate, its CA)."""
+    monkeypatch.setenv("D365_ENVIRONMENT_URL", emulator.environment_url)
+    monkeypatch.setenv("D365_TENANT_ID", emulator.tenant_id)
+    monkeypatch.setenv("D365_CLIENT_ID", emulator.client_id)
+    if certificate:
+        monkeypatch.delenv("D365_CLIENT_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("D365_CLIENT_SECRET", emulator.client_secret)
+    return Settings(
+        environment_url=emulator.environment_url,
+        tenant_id=emulator.tenant_id,
+        client_id=emulator.client_id,
+        client_secret=None if certificate else emulator.client_secret,
+        client_certificate=str(emulator.client_certificate) if certificate else None,
+        authority_host=emulator.authority_host,
+        ca_bundle=str(emulator.ca_bundle),
+        duckdb_path=str(tmp_path / "warehouse.duckdb"),
+        emulator_state_dir=str(tmp_path / "no-embedded-emulator"),
+        package_dir=str(tmp_path / "packages"),
+    )
 
 
 def table_rows(database: str | Path, entity: EntityConfig, company: str | None) -> list[tuple]:

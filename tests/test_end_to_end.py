@@ -14,7 +14,7 @@ from d365_assets.catalog import RefreshMode, load_catalog
 from d365_assets.definitions import build_definitions
 from d365_assets.emulator import Emulator
 from d365_assets.settings import Settings
-from tests.conftest import checksum, source_rows, table_rows
+from tests.conftest import as_real_environment, checksum, source_rows, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = load_catalog()
@@ -81,40 +81,23 @@ def test_embedded_emulator_full_delta_and_reconcile(tmp_path: Path, emulator: Em
         assert latest["dagster/table_name"].value == "warehouse.d365.sales_order_lines_v2"
 
 
-def test_real_environment_by_configuration_only(tmp_path: Path, emulator: Emulator) -> None:
+def test_real_environment_by_configuration_only(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The emulator addressed as a real environment: URL, tenant, client id, secret and CA from settings."""
-    database = tmp_path / "warehouse.duckdb"
-    settings = Settings(
-        environment_url=emulator.environment_url,
-        tenant_id=emulator.tenant_id,
-        client_id=emulator.client_id,
-        client_secret=emulator.client_secret,
-        authority_host=emulator.authority_host,
-        ca_bundle=str(emulator.ca_bundle),
-        duckdb_path=str(database),
-        emulator_state_dir=str(tmp_path / "unused"),
-        package_dir=str(tmp_path / "packages"),
-    )
-    env = {
-        "D365_ENVIRONMENT_URL": emulator.environment_url,
-        "D365_TENANT_ID": emulator.tenant_id,
-        "D365_CLIENT_ID": emulator.client_id,
-        "D365_CLIENT_SECRET": emulator.client_secret,
-    }
+    settings = as_real_environment(emulator, tmp_path, monkeypatch)
+    database = settings.duckdb_path
     customers = CATALOG.entity("CustomersV3")
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        defs = build_definitions(settings)
-        with dg.instance_for_test() as instance:
-            result = dg.materialize(
-                [defs.get_assets_def(dg.AssetKey(["d365", "customers_v3"]))],
-                resources=defs.resources,
-                instance=instance,
-                partition_key="DEMF",
-            )
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [defs.get_assets_def(dg.AssetKey(["d365", "customers_v3"]))],
+            resources=defs.resources,
+            instance=instance,
+            partition_key="DEMF",
+        )
     assert result.success
-    assert not (tmp_path / "unused").exists(), "no embedded emulator may start when a URL is configured"
+    assert not Path(settings.emulator_state_dir).exists(), "no embedded emulator may start when a URL is set"
     assert table_rows(database, customers, "DEMF") == source_rows(emulator, customers, "DEMF")
     metadata = result.asset_materializations_for_node("d365_customers_v3")[0].metadata
     assert metadata["dagster/partition_row_count"].value == len(source_rows(emulator, customers, "DEMF"))
@@ -154,31 +137,19 @@ def test_demo_command_records_runs_and_prints_summary(tmp_path: Path) -> None:
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
 
 
-def test_certificate_credential_by_configuration(tmp_path: Path, emulator: Emulator) -> None:
+def test_certificate_credential_by_configuration(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """D365_CLIENT_CERTIFICATE instead of a secret: msal signs a client assertion with the app's key."""
-    settings = Settings(
-        environment_url=emulator.environment_url,
-        tenant_id=emulator.tenant_id,
-        client_id=emulator.client_id,
-        client_certificate=str(emulator.client_certificate),
-        authority_host=emulator.authority_host,
-        ca_bundle=str(emulator.ca_bundle),
-        duckdb_path=str(tmp_path / "warehouse.duckdb"),
-        package_dir=str(tmp_path / "packages"),
-    )
-    env = {"D365_ENVIRONMENT_URL": emulator.environment_url, "D365_TENANT_ID": emulator.tenant_id,
-           "D365_CLIENT_ID": emulator.client_id}  # fmt: skip
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        patch.delenv("D365_CLIENT_SECRET", raising=False)
-        defs = build_definitions(settings)
-        with dg.instance_for_test() as instance:
-            result = dg.materialize(
-                [defs.get_assets_def(dg.AssetKey(["d365", "main_accounts"]))],
-                resources=defs.resources,
-                instance=instance,
-            )
+    settings = as_real_environment(emulator, tmp_path, monkeypatch, certificate=True)
+    assert settings.client_secret is None
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [defs.get_assets_def(dg.AssetKey(["d365", "main_accounts"]))],
+            resources=defs.resources,
+            instance=instance,
+        )
     assert result.success
     accounts = CATALOG.entity("MainAccounts")
     assert table_rows(settings.duckdb_path, accounts, None) == source_rows(emulator, accounts, None)

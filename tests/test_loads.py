@@ -21,7 +21,7 @@ from d365_assets.definitions import build_definitions
 from d365_assets.defs import WarehouseResource
 from d365_assets.emulator import Emulator, EmulatorConfig
 from d365_assets.settings import Settings
-from tests.conftest import TEST_ROWS, source_rows, table_rows
+from tests.conftest import TEST_ROWS, as_real_environment, source_rows, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -288,28 +288,10 @@ def test_a_run_killed_mid_load_leaves_the_table_as_it_was(tmp_path: Path) -> Non
         assert ledger == 1
 
 
-def _as_real_environment(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings (and the environment the resource's EnvVars read) that treat the emulator as F&O."""
-    monkeypatch.setenv("D365_ENVIRONMENT_URL", emulator.environment_url)
-    monkeypatch.setenv("D365_TENANT_ID", emulator.tenant_id)
-    monkeypatch.setenv("D365_CLIENT_ID", emulator.client_id)
-    monkeypatch.setenv("D365_CLIENT_SECRET", emulator.client_secret)
-    return Settings(
-        environment_url=emulator.environment_url,
-        tenant_id=emulator.tenant_id,
-        client_id=emulator.client_id,
-        client_secret=emulator.client_secret,
-        authority_host=emulator.authority_host,
-        ca_bundle=str(emulator.ca_bundle),
-        duckdb_path=str(tmp_path / "warehouse.duckdb"),
-        package_dir=str(tmp_path / "packages"),
-    )
-
-
 def test_a_new_upstream_column_becomes_a_table_column_and_a_dropped_one_stays_null(
     tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert materialize(_as_real_environment(tmp_path, emulator, monkeypatch), "customers_v3", "USMF").success
+    assert materialize(as_real_environment(emulator, tmp_path, monkeypatch), "customers_v3", "USMF").success
     emulator.stop()
     drifted = dataclasses.replace(
         emulator.config,
@@ -317,7 +299,7 @@ def test_a_new_upstream_column_becomes_a_table_column_and_a_dropped_one_stays_nu
         dropped_columns={"CustomersV3": ("LANGUAGEID",)},
     )
     with Emulator(state_dir=emulator.state_dir, config=drifted) as upstream:
-        result = materialize(_as_real_environment(tmp_path, upstream, monkeypatch), "customers_v3", "USMF")
+        result = materialize(as_real_environment(upstream, tmp_path, monkeypatch), "customers_v3", "USMF")
         rows = upstream.source_rows("CustomersV3", "USMF")
     source = {row["CUSTOMERACCOUNT"]: row["CUSTOMERTIER"] for row in rows}
     assert result.success

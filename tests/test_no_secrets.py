@@ -8,7 +8,6 @@ them for the client secret, each bearer token actually sent and each SAS signatu
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import traceback
 from collections.abc import Iterator
@@ -126,25 +125,11 @@ def test_no_secret_in_dagster_events_or_failures(tmp_path: Path, monkeypatch: py
     import dagster as dg
 
     from d365_assets.definitions import build_definitions
-    from d365_assets.settings import Settings
+    from tests.conftest import as_real_environment
 
     config = EmulatorConfig(outcomes={FAILED: "Failed"}, outcome_errors={FAILED: ("Vendor 0042 is on hold",)})
     with Emulator(state_dir=tmp_path / "emulator", config=config) as emulator:
-        for name, value in {
-            "D365_ENVIRONMENT_URL": emulator.environment_url,
-            "D365_TENANT_ID": emulator.tenant_id,
-            "D365_CLIENT_ID": emulator.client_id,
-            "D365_CLIENT_SECRET": emulator.client_secret,
-        }.items():
-            monkeypatch.setenv(name, value)
-        settings = dataclasses.replace(
-            Settings.from_env(),
-            authority_host=emulator.authority_host,
-            ca_bundle=str(emulator.ca_bundle),
-            duckdb_path=str(tmp_path / "w.duckdb"),
-            package_dir=str(tmp_path / "packages"),
-        )
-        defs = build_definitions(settings)
+        defs = build_definitions(as_real_environment(emulator, tmp_path, monkeypatch))
         texts = []
         with dg.instance_for_test() as instance:
             for table, succeeds in (("customers_v3", True), ("vendors_v2", False)):

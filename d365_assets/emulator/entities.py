@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ENTITIES", "EntityDef", "find_entity"]
+__all__ = ["ENTITIES", "ColumnsView", "EntityDef", "find_entity"]
 
 STRING, ENUM, NOYES, INTEGER, DECIMAL, DATE, DATETIME = (
     "string",
@@ -21,8 +21,24 @@ STRING, ENUM, NOYES, INTEGER, DECIMAL, DATE, DATETIME = (
 )
 
 
+class ColumnsView:
+    """``column_names`` and ``column_types`` of anything with ``columns`` as ``(name, type)`` pairs."""
+
+    columns: tuple[tuple[str, str], ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Upper-case column names in file order."""
+        return tuple(name for name, _ in self.columns)
+
+    @property
+    def column_types(self) -> tuple[str, ...]:
+        """Column types in file order (``string``, ``decimal``, ...)."""
+        return tuple(kind for _, kind in self.columns)
+
+
 @dataclass(frozen=True)
-class EntityDef:
+class EntityDef(ColumnsView):
     """One F&O data entity as the emulator serves it."""
 
     name: str
@@ -35,16 +51,6 @@ class EntityDef:
     key: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]
     default_rows: int
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        """Upper-case column names in file order."""
-        return tuple(name for name, _ in self.columns)
-
-    @property
-    def column_types(self) -> tuple[str, ...]:
-        """Column types in file order (``string``, ``decimal``, ...)."""
-        return tuple(kind for _, kind in self.columns)
 
 
 def _cols(spec: str) -> tuple[tuple[str, str], ...]:

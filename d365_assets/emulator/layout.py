@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .entities import EntityDef
+from .entities import ColumnsView, EntityDef
 
 __all__ = ["COLUMN_TYPES", "EntityLayout"]
 
@@ -23,7 +23,7 @@ _EPOCH = dt.datetime(2020, 1, 1)
 
 
 @dataclass(frozen=True)
-class EntityLayout:
+class EntityLayout(ColumnsView):
     """The columns an entity's data file holds, and how to turn generated rows into them."""
 
     entity: EntityDef
@@ -50,16 +50,6 @@ class EntityLayout:
         """``(name, type)`` in file order."""
         kept = tuple(c for c in self.entity.columns if c[0] not in self.dropped)
         return kept + tuple(self.extra.items())
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        """Column names in file order."""
-        return tuple(name for name, _ in self.columns)
-
-    @property
-    def column_types(self) -> tuple[str, ...]:
-        """Column types in file order."""
-        return tuple(kind for _, kind in self.columns)
 
     def apply(self, rows: Iterable[list[object]]) -> Iterator[list[object]]:
         """Raw rows in catalog order -> raw rows in this layout's order."""
