@@ -17,7 +17,7 @@ import duckdb
 
 from d365_assets.catalog import Catalog, load_catalog
 from d365_assets.settings import Settings
-from d365_assets.warehouse import COMPANY_COLUMN, Warehouse
+from d365_assets.warehouse import COMPANY_COLUMN, Warehouse, WarehouseError
 
 __all__ = ["main"]
 
@@ -103,8 +103,17 @@ def print_summary(settings: Settings, catalog: Catalog) -> None:
                 except duckdb.CatalogException:
                     counts = [("-", "not loaded")]
                 rows.extend((table, company, str(count)) for company, count in counts)
-    except duckdb.IOException as exc:
-        print(f"Cannot open {database}: {exc}", file=sys.stderr)
+    except WarehouseError as exc:
+        print(f"Cannot read the warehouse: {exc}", file=sys.stderr)
+        return
+    except duckdb.Error as exc:  # opened, but a table cannot be read: a damaged file
+        print(
+            f"Cannot read the warehouse: DuckDB database {database}: {str(exc).strip().splitlines()[0]}. If "
+            f"the file is "
+            f"corrupt or truncated, move it aside and run `d365-assets demo` (or every entity's "
+            f"refresh job) to rebuild it, or restore a backup.",
+            file=sys.stderr,
+        )
         return
     widths = [max(len(row[i]) for row in [*rows, ("table", "company", "rows")]) for i in range(3)]
     print(f"\nDuckDB warehouse: {database}")

@@ -12,9 +12,16 @@ import polars as pl
 
 from d365_assets.catalog import CatalogError, EntityConfig, RefreshMode
 from d365_assets.fo import D365Client, D365Error, ExportedPackage, ExportFailedError, PackageDownloadError
-from d365_assets.package import ColumnDrift, DataPackage, EntitySchema, PackageError
+from d365_assets.package import (
+    ColumnDrift,
+    DataPackage,
+    EntitySchema,
+    PackageError,
+    PackageIntegrityError,
+    check_entity_file,
+)
 from d365_assets.spool import PackageSpool, SpooledExport, SpoolError
-from d365_assets.warehouse import LoadError, LoadResult, Warehouse
+from d365_assets.warehouse import LoadError, LoadGuard, LoadResult, RemovalHeldError, Warehouse
 
 __all__ = ["RefreshOutcome", "refresh_entity"]
 
@@ -52,6 +59,8 @@ def refresh_entity(
     warehouse: Warehouse,
     spool: PackageSpool,
     mode: RefreshMode | None = None,
+    guard: LoadGuard | None = None,
+    discard_held: bool = False,
     wait_for_other_refresh: float = 4 * 3600.0,
 ) -> RefreshOutcome:
     """Export ``entity`` for ``company`` (None for shared entities), then load it into ``warehouse``.
@@ -59,35 +68,34 @@ def refresh_entity(
     ``mode`` FULL on a delta entity is a reconcile: a full export through its ``reconcile_project``
     that replaces the company's rows, so rows deleted in F&O go. The DuckDB file is opened only for
     the load, never while waiting on F&O. Every export is noted in ``spool`` as soon as F&O accepts
-    it; one that an earlier refresh did not finish loading is completed and loaded first. A delta
-    that can no longer be completed (its package expired) turns this refresh into a reconcile.
+    it; one that an earlier refresh did not finish loading is completed and loaded first (or, with
+    ``discard_held``, set aside unloaded). A delta that can no longer be completed (its package
+    expired or is damaged, or it was discarded) turns this refresh, and every one after it until a
+    full load commits, into a reconcile. Every load is checked whole before it commits; ``guard``
+    says how much of a company's rows a full load may remove.
     """
     if entity.company_specific and company is None:
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
     mode = mode or entity.refresh
     schema = entity.schema or _schema_from_metadata(client, entity)
     with spool.exclusive(entity.table_name, company, timeout=wait_for_other_refresh) as folder:
-        replayed = []
-        for pending in spool.pending(entity.table_name, company):
-            result = _finish_pending(entity, schema, company, client, warehouse, pending, folder)
-            spool.remove(pending)
-            if result is None and pending.mode == RefreshMode.DELTA.value:
-                mode = RefreshMode.FULL  # a lost delta: only a full export makes the table whole again
-            elif result is not None:
-                replayed.append(result)
-        project = _project(entity, mode)
+        slot = _Slot(entity, schema, company, client, warehouse, spool, folder, guard or LoadGuard())
+        replayed = slot.replay_pending(discard=discard_held)
+        lost = spool.reconcile_reason(entity.table_name, company)
+        if lost and mode is RefreshMode.DELTA:
+            logger.warning("%s %s: reloading in full: %s", entity.name, slot.who, lost)
+            mode = RefreshMode.FULL  # only a full export makes the table whole again
         execution_id = client.export_to_package(
-            data_project=project, legal_entity=company or entity.companies[0]
+            data_project=_project(entity, mode), legal_entity=company or entity.companies[0]
         )
         export = spool.note(entity.table_name, company, execution_id=execution_id, mode=mode.value)
         package = client.complete_export(execution_id=execution_id, destination_dir=folder)
         clock = time.perf_counter()
-        load, package_rows, drift = _load(entity, schema, company, warehouse, export)
+        load, package_rows, drift = slot.load_fresh(export)
         seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
-        spool.remove(export)
     logger.info(
         "%s %s: %d package rows, %d inserted, %d updated, %d deleted (execution %s)",
-        entity.name, company or "shared", package_rows, load.rows_inserted, load.rows_updated,
+        entity.name, slot.who, package_rows, load.rows_inserted, load.rows_updated,
         load.rows_deleted, package.execution_id,
     )  # fmt: skip
     return RefreshOutcome(
@@ -105,6 +113,136 @@ def refresh_entity(
     )
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """One table and company held exclusively: its spooled exports, and how they are loaded."""
+
+    entity: EntityConfig
+    schema: EntitySchema
+    company: str | None
+    client: D365Client
+    warehouse: Warehouse
+    spool: PackageSpool
+    folder: Path
+    guard: LoadGuard
+
+    @property
+    def who(self) -> str:
+        return self.company or "shared"
+
+    def replay_pending(self, *, discard: bool) -> list[LoadResult]:
+        """Load (or, with ``discard``, set aside) what earlier refreshes left; returns the loads."""
+        table = self.entity.table_name
+        replayed = []
+        for pending in self.spool.pending(table, self.company):
+            if discard:
+                aside = self.spool.set_aside(pending, reason="discarded on request, not loaded")
+                logger.warning("%s %s: set aside execution %s unloaded, in %s",
+                               self.entity.name, self.who, pending.execution_id, aside)  # fmt: skip
+                continue
+            result = self._finish_pending(pending)
+            self.spool.remove(pending)
+            if result is None and pending.mode == RefreshMode.DELTA.value:
+                lost = f"delta {pending.execution_id} was lost"
+                self.spool.require_reconcile(table, self.company, reason=lost)
+            elif result is not None:
+                replayed.append(result)
+        return replayed
+
+    def load_fresh(self, export: SpooledExport) -> tuple[LoadResult, int, ColumnDrift]:
+        """Load the export this refresh made; a damaged package is set aside for a new export next time."""
+        try:
+            loaded = self._load(export)
+        except PackageIntegrityError as exc:
+            aside = self.spool.set_aside(export, reason=str(exc))
+            lost = export.mode == RefreshMode.DELTA.value
+            raise PackageIntegrityError(
+                f"{exc}. The package was set aside in {aside}, and the next refresh exports again"
+                + (" in full (a reconcile), as this delta is lost" if lost else "")
+            ) from exc
+        self.spool.remove(export)
+        if export.mode == RefreshMode.FULL.value:
+            self.spool.reconciled(self.entity.table_name, self.company)
+        return loaded
+
+    def _finish_pending(self, pending: SpooledExport) -> LoadResult | None:
+        """Complete and load an export an earlier refresh left behind; None when nothing can be loaded."""
+        if not pending.downloaded:
+            try:
+                self.client.complete_export(execution_id=pending.execution_id, destination_dir=self.folder)
+            except (ExportFailedError, PackageDownloadError) as exc:
+                if isinstance(exc, PackageDownloadError) and not exc.package_gone:
+                    raise  # worth another try next time: the note stays
+                logger.warning(
+                    "%s %s: the export %s left by an earlier refresh cannot be completed (%s)",
+                    self.entity.name, self.who, pending.execution_id, exc,
+                )  # fmt: skip
+                return None
+        try:
+            result = self._load(pending)[0]
+        except PackageIntegrityError as exc:
+            aside = self.spool.set_aside(pending, reason=str(exc))
+            logger.warning(
+                "%s %s: the package of execution %s, left by an earlier refresh, is damaged and was set "
+                "aside in %s (%s); exporting again",
+                self.entity.name, self.who, pending.execution_id, aside, exc,
+            )  # fmt: skip
+            return None
+        except RemovalHeldError:
+            raise  # held back, not broken: the caller may accept it or discard it
+        except (PackageError, LoadError) as exc:
+            raise SpoolError(
+                f"the export {pending.execution_id} that an earlier refresh of {self.entity.name} "
+                f"({self.who}) left at {pending.path} cannot be loaded: {str(exc).rstrip('.')}. Fix the "
+                f"cause and run again, or discard that export (it is set aside; a delta entity is then "
+                f"reloaded in full)"
+            ) from exc
+        if result.applied and pending.mode == RefreshMode.FULL.value:
+            self.spool.reconciled(self.entity.table_name, self.company)
+        logger.warning(
+            "%s %s: loaded execution %s, left by an earlier refresh that did not finish",
+            self.entity.name, self.who, pending.execution_id,
+        )  # fmt: skip
+        return result
+
+    def _load(self, package: SpooledExport) -> tuple[LoadResult, int, ColumnDrift]:
+        """Load one spooled package; returns the load, the rows the entity file held, and its column drift.
+
+        The entity file must be whole (a header, the key columns, the entity's columns); a delta's
+        file without a header row carries no changes. Columns F&O started sending are loaded as text
+        (and added to the table); catalog columns F&O stopped sending stay in the table, NULL from then on.
+        """
+        entity = self.entity
+        counter = _RowCounter()
+        with DataPackage.open(package.path) as data_package:
+            file = data_package.open_entity(entity.label, schema=self.schema)
+            if not file.header and package.mode == RefreshMode.DELTA.value:
+                logger.warning(
+                    "%s %s: the delta of execution %s has an empty entity file (no header row): no changes",
+                    entity.name, self.who, package.execution_id,
+                )  # fmt: skip
+            else:
+                check_entity_file(file, natural_key=entity.natural_key, declared=entity.schema is not None)
+            load = self.warehouse.load(
+                entity=entity.name,
+                table=entity.table_name,
+                schema=file.schema,
+                batches=counter.count(file.batches()),
+                company=self.company,
+                mode=package.mode,
+                natural_key=entity.natural_key,
+                execution_id=package.execution_id,
+                package_bytes=package.size_bytes,
+                guard=self.guard,
+            )
+        if file.drift:
+            logger.warning(
+                "%s %s: F&O sent new columns %s and no longer sends %s; add or remove them in the catalog",
+                entity.name, self.who, list(file.drift.added), list(file.drift.missing),
+            )  # fmt: skip
+        return load, counter.rows, file.drift
+
+
 def _project(entity: EntityConfig, mode: RefreshMode) -> str:
     """The data project that exports ``entity`` in ``mode`` (a delta entity's full export reconciles)."""
     if mode is entity.refresh:
@@ -117,42 +255,6 @@ def _project(entity: EntityConfig, mode: RefreshMode) -> str:
     return entity.reconcile_project
 
 
-def _finish_pending(
-    entity: EntityConfig,
-    schema: EntitySchema,
-    company: str | None,
-    client: D365Client,
-    warehouse: Warehouse,
-    pending: SpooledExport,
-    folder: Path,
-) -> LoadResult | None:
-    """Complete and load an export an earlier refresh left behind; None when nothing can be loaded."""
-    if not pending.downloaded:
-        try:
-            client.complete_export(execution_id=pending.execution_id, destination_dir=folder)
-        except (ExportFailedError, PackageDownloadError) as exc:
-            if isinstance(exc, PackageDownloadError) and not exc.package_gone:
-                raise  # worth another try next time: the note stays
-            logger.warning(
-                "%s %s: the export %s left by an earlier refresh cannot be completed (%s)",
-                entity.name, company or "shared", pending.execution_id, exc,
-            )  # fmt: skip
-            return None
-    try:
-        result = _load(entity, schema, company, warehouse, pending)[0]
-    except (PackageError, LoadError) as exc:
-        raise SpoolError(
-            f"the export {pending.execution_id} that an earlier refresh of {entity.name} "
-            f"({company or 'shared'}) left at {pending.path} cannot be loaded: {exc}. Fix the cause and run "
-            f"again; or delete that file and its .json and run the reconcile job to reload the table in full"
-        ) from exc
-    logger.warning(
-        "%s %s: loaded execution %s, left by an earlier refresh that did not finish",
-        entity.name, company or "shared", pending.execution_id,
-    )  # fmt: skip
-    return result
-
-
 def _schema_from_metadata(client: D365Client, entity: EntityConfig) -> EntitySchema:
     """The entity's columns from F&O's $metadata, when the catalog does not declare them."""
     schema = client.get_entity_schema(entity.name)
@@ -163,41 +265,6 @@ def _schema_from_metadata(client: D365Client, entity: EntityConfig) -> EntitySch
             f"({', '.join(schema.names)}); fix natural_key in the catalog"
         )
     return schema
-
-
-def _load(
-    entity: EntityConfig,
-    schema: EntitySchema,
-    company: str | None,
-    warehouse: Warehouse,
-    package: SpooledExport,
-) -> tuple[LoadResult, int, ColumnDrift]:
-    """Load one spooled package; returns the load, the rows the entity file held, and its column drift.
-
-    Columns F&O started sending are loaded as text (and added to the table); catalog columns F&O
-    stopped sending stay in the table, NULL from then on.
-    """
-    counter = _RowCounter()
-    with DataPackage.open(package.path) as data_package:
-        drift = data_package.column_drift(entity.label, schema)
-        batches = data_package.iter_entity_batches(entity.label, schema=schema, extra_columns="keep")
-        load = warehouse.load(
-            entity=entity.name,
-            table=entity.table_name,
-            schema=data_package.effective_schema(entity.label, schema),
-            batches=counter.count(batches),
-            company=company,
-            mode=package.mode,
-            natural_key=entity.natural_key,
-            execution_id=package.execution_id,
-            package_bytes=package.size_bytes,
-        )
-    if drift:
-        logger.warning(
-            "%s %s: F&O sent new columns %s and no longer sends %s; add or remove them in the catalog",
-            entity.name, company or "shared", list(drift.added), list(drift.missing),
-        )  # fmt: skip
-    return load, counter.rows, drift
 
 
 def _summary_url(client: D365Client, execution_id: str) -> str | None:

@@ -5,6 +5,10 @@ export is noted here (a small JSON file named after its execution id) before any
 F&O, its package is downloaded next to the note, and both go only after the load commits. A run
 that dies while waiting, downloading or loading leaves the note; the next refresh of that entity
 and company completes the download if needed (F&O keeps packages for 7 days) and loads it first.
+
+An export that must not be loaded (its package is damaged, or a held load is discarded) is set
+aside, never deleted; when it was a delta, the table is marked so that its next refresh is a full
+export (a reconcile), whatever happens in between.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -22,6 +27,8 @@ from filelock import FileLock, Timeout
 __all__ = ["PackageSpool", "SpoolError", "SpooledExport"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_SET_ASIDE = "set_aside"
+_RECONCILE = ".needs-reconcile"
 
 
 class SpoolError(RuntimeError):
@@ -125,3 +132,34 @@ class PackageSpool:
         """Forget an export once its rows are loaded (or once there is nothing to load)."""
         export.path.unlink(missing_ok=True)
         export.note.unlink(missing_ok=True)
+
+    def set_aside(self, export: SpooledExport, *, reason: str) -> Path:
+        """Move an export that must not be loaded (a damaged package, say) out of the way, never deleting it.
+
+        Its package and note go to ``set_aside/`` beside them, with a ``.reason.txt``; a delta set aside
+        is a lost delta, so the table is marked to be reconciled. Returns the folder.
+        """
+        folder = export.path.parent / _SET_ASIDE
+        folder.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        for source in (export.path, export.note):
+            if source.exists():
+                source.replace(folder / f"{stamp}-{source.name}")
+        (folder / f"{stamp}-{export.execution_id}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+        if export.mode == "delta":
+            marker = export.path.parent / _RECONCILE
+            marker.write_text(f"delta {export.execution_id} was set aside: {reason}\n", encoding="utf-8")
+        return folder
+
+    def require_reconcile(self, table: str, company: str | None, *, reason: str) -> None:
+        """Note that this table and company lost a delta: only a full export makes it whole again."""
+        (self.folder(table, company) / _RECONCILE).write_text(reason + "\n", encoding="utf-8")
+
+    def reconcile_reason(self, table: str, company: str | None) -> str | None:
+        """Why this table and company must be reloaded in full before the next delta, or None."""
+        marker = self.folder(table, company) / _RECONCILE
+        return marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+
+    def reconciled(self, table: str, company: str | None) -> None:
+        """A full load committed: the lost delta is made good."""
+        (self.folder(table, company) / _RECONCILE).unlink(missing_ok=True)

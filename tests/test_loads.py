@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 import yaml
 from filelock import FileLock, Timeout
@@ -20,7 +21,9 @@ from d365_assets.catalog import SHIPPED_CATALOG, load_catalog
 from d365_assets.definitions import build_definitions
 from d365_assets.defs import WarehouseResource
 from d365_assets.emulator import Emulator, EmulatorConfig
+from d365_assets.package import polars_dtype
 from d365_assets.settings import Settings
+from d365_assets.warehouse import Warehouse
 from tests.conftest import TEST_ROWS, as_real_environment, source_rows, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +47,12 @@ def catalog_with(tmp_path: Path, entity: str, **changes: object) -> Path:
 
 
 def materialize(
-    settings: Settings, table: str, company: str | None, *, warehouse_lock_timeout: float | None = None
+    settings: Settings,
+    table: str,
+    company: str | None,
+    *,
+    warehouse_lock_timeout: float | None = None,
+    tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     defs = build_definitions(settings)
     resources = dict(defs.resources)
@@ -61,6 +69,7 @@ def materialize(
             instance=instance,
             partition_key=company,
             raise_on_error=False,
+            tags=tags,
         )
 
 
@@ -103,13 +112,52 @@ def test_all_checks_pass_on_a_clean_load(tmp_path: Path, emulator: Emulator) -> 
     )
 
 
-def test_wrong_natural_key_fails_the_uniqueness_check(tmp_path: Path, emulator: Emulator) -> None:
+def test_a_natural_key_that_repeats_fails_the_full_load_without_change(
+    tmp_path: Path, emulator: Emulator
+) -> None:
     catalog = catalog_with(tmp_path, "CustomersV3", natural_key=["CUSTOMERGROUPID"])
     result = materialize(settings_for(tmp_path, emulator, catalog=catalog), "customers_v3", "USMF")
-    assert result.success, "the uniqueness check does not block full loads"
-    check = check_results(result)["natural_key_unique"]
-    assert not check.passed
-    assert check.metadata["duplicate_keys"].value > 0
+    assert not result.success
+    assert "KeyViolationError" in failure_message(result)
+    assert "natural_key in the catalog does not identify a row" in failure_message(result)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'customers_v3'"
+        ).fetchone() == (0,)
+
+
+def test_a_mass_removal_is_held_until_a_run_accepts_it(tmp_path: Path, emulator: Emulator) -> None:
+    settings = settings_for(tmp_path, emulator)
+    warehouse = Warehouse(settings.duckdb_path)
+    vendors = load_catalog().entity("VendorsV2")
+    stale = pl.DataFrame(
+        {c.name: pl.Series([None] * 500, dtype=polars_dtype(c.type)) for c in vendors.schema}
+    ).with_columns(pl.Series("VENDORACCOUNTNUMBER", [f"GONE-{i:04d}" for i in range(500)]))
+    warehouse.load(
+        entity="VendorsV2",
+        table="vendors_v2",
+        schema=vendors.schema,
+        batches=[stale],
+        company="USMF",
+        mode="full",
+        natural_key=vendors.natural_key,
+        execution_id="stale",
+    )
+
+    held = materialize(settings, "vendors_v2", "USMF")
+    assert not held.success
+    message = failure_message(held)
+    assert "RemovalHeldError" in message
+    assert "d365/held_load=accept" in message
+    assert table_rows(settings.duckdb_path, vendors, "USMF")[0][0] == "GONE-0000", "nothing changed"
+
+    accepted = materialize(settings, "vendors_v2", "USMF", tags={"d365/held_load": "accept"})
+    assert accepted.success
+    assert table_rows(settings.duckdb_path, vendors, "USMF") == source_rows(emulator, vendors, "USMF")
+
+    odd = materialize(settings, "vendors_v2", "USMF", tags={"d365/held_load": "yes please"})
+    assert not odd.success
+    assert "is not understood" in failure_message(odd)
 
 
 def test_empty_company_fails_has_rows(tmp_path: Path) -> None:
@@ -122,13 +170,15 @@ def test_empty_company_fails_has_rows(tmp_path: Path) -> None:
     assert checks["has_rows"].metadata["rows"].value == 0
 
 
-def test_sharp_drop_against_last_full_load_warns(tmp_path: Path) -> None:
+def test_sharp_drop_is_held_and_warns_once_accepted(tmp_path: Path) -> None:
     config = EmulatorConfig(rows=TEST_ROWS, insert_rate=0.0, update_rate=0.0, delete_rate=0.7)
     with Emulator(state_dir=tmp_path / "emulator", config=config) as emulator:
         settings = settings_for(tmp_path, emulator)
         assert check_results(materialize(settings, "customers_v3", "USMF"))["row_count_stable"].passed
         emulator.advance_activity(1)
-        result = materialize(settings, "customers_v3", "USMF")
+        held = materialize(settings, "customers_v3", "USMF")
+        assert not held.success, "the removal guard holds a load that deletes 70% of the rows"
+        result = materialize(settings, "customers_v3", "USMF", tags={"d365/held_load": "accept"})
     assert result.success
     check = check_results(result)["row_count_stable"]
     assert not check.passed
@@ -141,9 +191,8 @@ def test_ambiguous_delta_key_fails_the_run_and_keeps_the_package(tmp_path: Path,
     settings = settings_for(tmp_path, emulator, catalog=catalog)
     result = materialize(settings, "sales_order_headers_v2", "USMF")
     assert not result.success
-    assert "more than once, so it cannot be upserted; check natural_key in the catalog" in failure_message(
-        result
-    )
+    assert "occur more than once, e.g." in failure_message(result)
+    assert "natural_key in the catalog does not identify a row" in failure_message(result)
     assert list((tmp_path / "packages").glob("*/sales_order_headers_v2/USMF/*.zip"))
     with duckdb.connect(settings.duckdb_path, read_only=True) as con:
         tables = con.execute(
@@ -154,7 +203,8 @@ def test_ambiguous_delta_key_fails_the_run_and_keeps_the_package(tmp_path: Path,
     assert not again.success, "the kept export is loaded first, and still cannot be upserted"
     message = failure_message(again)
     assert "left at" in message
-    assert "delete that file and its .json and run the reconcile job" in message
+    assert "or discard that export" in message
+    assert "d365/held_load=discard" in message
 
 
 def test_locked_warehouse_fails_naming_the_holder_then_the_next_run_loads_the_kept_package(

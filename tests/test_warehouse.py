@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from d365_assets.package.schema import EntitySchema
-from d365_assets.warehouse import LoadError, Warehouse, WarehouseLockedError
+from d365_assets.warehouse import LoadError, LoadGuard, Warehouse, WarehouseLockedError
 
 SCHEMA = EntitySchema.of([("ACCOUNT", "string"), ("AMOUNT", "decimal"), ("ACTIVE", "noyes")])
 
@@ -97,7 +97,8 @@ def test_an_execution_is_never_applied_twice(warehouse: Warehouse) -> None:
 def test_duplicate_keys_in_a_delta_are_refused_without_change(warehouse: Warehouse) -> None:
     load(warehouse, [("001", "1", True)], execution_id="u1")
     before = table(warehouse)
-    with pytest.raises(LoadError, match=r"holds 1 natural keys \(ACCOUNT\) more than once"):
+    repeated = r"1 natural key\(s\) \(ACCOUNT\) occur more than once, e.g. '002' \(2 times\)"
+    with pytest.raises(LoadError, match=repeated):
         load(warehouse, [("002", "1", True), ("002", "2", True)], mode="delta", execution_id="u2")
     assert table(warehouse) == before
 
@@ -153,12 +154,12 @@ def test_a_load_waits_for_a_reader_to_let_go(warehouse: Warehouse) -> None:
     load(warehouse, [("001", "1", True)], execution_id="u1")
     holder = _hold_file(Path(warehouse.database), seconds=1.5)
     started = time.monotonic()
-    result = load(warehouse, [("002", "2", True)], execution_id="u2")
+    result = load(warehouse, [("001", "1", True), ("002", "2", True)], execution_id="u2")
     waited = time.monotonic() - started
     holder.wait(timeout=10)
     assert result.applied
     assert waited >= 0.5
-    assert table(warehouse)[0][1] == "002"
+    assert [row[1] for row in table(warehouse)] == ["001", "002"]
 
 
 def test_a_load_times_out_naming_the_holder_and_changes_nothing(tmp_path: Path) -> None:
@@ -212,7 +213,7 @@ def test_a_load_killed_midway_leaves_the_table_as_it_was(tmp_path: Path) -> None
 def test_a_full_load_in_many_batches_counts_like_one(warehouse: Warehouse) -> None:
     load(warehouse, [("001", "1", True), ("002", "2", True), ("003", "3", True)], execution_id="u1")
     batches = [frame([("002", "20", False)]), frame([]), frame([("004", "4", True), ("005", "5", True)])]
-    result = load(warehouse, [], execution_id="u2", batches=batches)
+    result = load(warehouse, [], execution_id="u2", batches=batches, guard=LoadGuard(max_removed_share=1.0))
     assert (result.rows_read, result.rows_inserted, result.rows_updated, result.rows_deleted) == (3, 2, 1, 2)
     assert (result.company_rows, result.table_rows, result.duplicate_keys) == (3, 3, 0)
     assert [row[1] for row in table(warehouse)] == ["002", "004", "005"]

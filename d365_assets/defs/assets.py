@@ -1,6 +1,6 @@
 """The asset factory: one asset per catalog entity."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -14,12 +14,15 @@ from d365_assets.fo import D365Error, ExportFailedError
 from d365_assets.package import PackageError
 from d365_assets.refresh import RefreshOutcome, refresh_entity
 from d365_assets.spool import SpoolError
-from d365_assets.warehouse import WarehouseError
+from d365_assets.warehouse import RemovalHeldError, WarehouseError
 
-__all__ = ["EXPORT_POOL", "build_d365_assets", "build_entity_asset"]
+__all__ = ["EXPORT_POOL", "HELD_LOAD_TAG", "build_d365_assets", "build_entity_asset"]
 
 EXPORT_POOL = "d365_export"
 """Concurrency pool of the entity steps: bounds how many exports run against F&O at once."""
+HELD_LOAD_TAG = "d365/held_load"
+"""Run tag for a load the guards held back: ``accept`` applies it once, ``discard`` sets it aside."""
+_HELD_LOAD_CHOICES = ("accept", "discard")
 
 
 def build_d365_assets(
@@ -46,6 +49,7 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
     ) -> Iterator[dg.MaterializeResult]:
         company = context.partition_key if entity.company_specific else None
         mode = RefreshMode.FULL if context.run.tags.get(MODE_TAG) == RECONCILE else entity.refresh
+        held = _held_load_choice(context.run.tags)
         try:
             with d365.get_client() as client:
                 outcome = refresh_entity(
@@ -55,6 +59,8 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
                     warehouse=warehouse.get_warehouse(),
                     spool=warehouse.get_spool(environment=d365.environment_identity),
                     mode=mode,
+                    guard=warehouse.get_guard(accept_removal=held == "accept"),
+                    discard_held=held == "discard",
                 )
         except ExportFailedError as exc:
             raise dg.Failure(
@@ -65,8 +71,14 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
                     "d365/errors": dg.MetadataValue.json(list(exc.errors)),
                 },
             ) from exc
+        except RemovalHeldError as exc:
+            raise dg.Failure(
+                description=f"{type(exc).__name__}: {exc} {_HOW_TO_RELEASE}",
+                metadata={"d365/rows_before": exc.before, "d365/rows_removed": exc.removed},
+            ) from exc
         except (D365Error, PackageError, WarehouseError, CatalogError, SpoolError) as exc:
-            raise dg.Failure(description=f"{type(exc).__name__}: {exc}") from exc
+            hint = f" {_HOW_TO_DISCARD}" if isinstance(exc, SpoolError) else ""
+            raise dg.Failure(description=f"{type(exc).__name__}: {exc}{hint}") from exc
         for warning in outcome.package.warnings:
             context.log.warning(f"{entity.name} {company or ''}: F&O reported: {warning}")
         yield dg.MaterializeResult(
@@ -76,6 +88,29 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
         )
 
     return _refresh
+
+
+_HOW_TO_RELEASE = (
+    f"To apply it once, launch this asset (and partition) again with the run tag {HELD_LOAD_TAG}=accept; "
+    f"to drop it and export again, use {HELD_LOAD_TAG}=discard (the export is set aside, not deleted)."
+)
+_HOW_TO_DISCARD = (
+    f"To drop that export and export again, launch this asset (and partition) with the run tag "
+    f"{HELD_LOAD_TAG}=discard."
+)
+
+
+def _held_load_choice(tags: Mapping[str, str]) -> str | None:
+    """The run's ``d365/held_load`` tag (``accept``, ``discard``) or None; any other value fails the run."""
+    value = tags.get(HELD_LOAD_TAG)
+    if value is None:
+        return None
+    if value not in _HELD_LOAD_CHOICES:
+        raise dg.Failure(
+            f"run tag {HELD_LOAD_TAG}={value!r} is not understood: use {HELD_LOAD_TAG}=accept to apply a "
+            f"held-back load once, or {HELD_LOAD_TAG}=discard to set it aside and export again"
+        )
+    return value
 
 
 def materialization_metadata(outcome: RefreshOutcome, *, database: str) -> dict[str, object]:

@@ -76,7 +76,7 @@ def evaluate_checks(outcome: RefreshOutcome) -> list[dg.AssetCheckResult]:
             passed=load.duplicate_keys == 0,
             metadata={"duplicate_keys": load.duplicate_keys},
         ),
-        _row_count_stable(load.company_rows, load.previous_full_rows),
+        _row_count_stable(load.company_rows, _full_rows_before_this_run(outcome)),
         _fo_count_matches(outcome),
     ]
 
@@ -103,6 +103,12 @@ def _fo_count_matches(outcome: RefreshOutcome) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"compared": True, "rows": rows, "fo_count": count},
     )
+
+
+def _full_rows_before_this_run(outcome: RefreshOutcome) -> int | None:
+    """Rows of the last full load before this run (its first load, a replayed one included, tells)."""
+    first = outcome.replayed[0] if outcome.replayed else outcome.load
+    return first.previous_full_rows
 
 
 def _row_count_stable(rows: int, previous_full_rows: int | None) -> dg.AssetCheckResult:

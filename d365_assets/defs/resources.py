@@ -16,7 +16,7 @@ from d365_assets.settings import (
     Settings,
 )
 from d365_assets.spool import PackageSpool
-from d365_assets.warehouse import Warehouse
+from d365_assets.warehouse import DEFAULT_MAX_REMOVED_SHARE, LoadGuard, Warehouse
 
 __all__ = ["D365Resource", "WarehouseResource", "resources_from_settings"]
 
@@ -116,10 +116,23 @@ class WarehouseResource(dg.ConfigurableResource):
         default=DEFAULT_PACKAGE_DIR,
         description="Downloaded packages wait here until loaded; a failed load's stays for the next run.",
     )
+    max_removed_share: float = Field(
+        default=DEFAULT_MAX_REMOVED_SHARE,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "A full load that would remove more than this share of a company's rows is held back "
+            "(1.0: never); accept one with the run tag d365/held_load=accept."
+        ),
+    )
 
     def get_warehouse(self) -> Warehouse:
         """The warehouse loader for this database."""
         return Warehouse(self.database, lock_timeout=self.lock_timeout_seconds)
+
+    def get_guard(self, *, accept_removal: bool = False) -> LoadGuard:
+        """The load guard: this resource's share, accepted beyond it for one run when asked."""
+        return LoadGuard(max_removed_share=self.max_removed_share, accept_removal=accept_removal)
 
     def get_spool(self, *, environment: str) -> PackageSpool:
         """The exports from ``environment`` not loaded into this database yet."""

@@ -15,11 +15,12 @@
 from .archive import ZipLimits, open_archive
 from .convert import DECIMAL_DTYPE, polars_dtype
 from .drift import ColumnDrift, ExtraColumns
-from .errors import PackageError, PackageValueError
+from .errors import PackageError, PackageIntegrityError, PackageValueError
 from .formats import DEFAULT_FORMATS, FileFormat
 from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, parse_package_header
-from .reader import DEFAULT_BATCH_ROWS, DataPackage
+from .reader import DEFAULT_BATCH_ROWS, DataPackage, EntityFile
 from .schema import Column, ColumnType, EntitySchema
+from .wholeness import EntityFileError, check_entity_file
 
 __all__ = [
     "DECIMAL_DTYPE",
@@ -29,6 +30,8 @@ __all__ = [
     "ColumnDrift",
     "ColumnType",
     "DataPackage",
+    "EntityFile",
+    "EntityFileError",
     "EntitySchema",
     "ExtraColumns",
     "FileFormat",
@@ -36,8 +39,10 @@ __all__ = [
     "ManifestEntity",
     "PackageError",
     "PackageHeader",
+    "PackageIntegrityError",
     "PackageValueError",
     "ZipLimits",
+    "check_entity_file",
     "open_archive",
     "parse_manifest",
     "parse_package_header",

@@ -4,12 +4,14 @@
 
     PackageError               the package cannot be read: not a zip, unsafe entry, bad manifest,
     │                          missing file, unknown format, or file columns that do not match the schema
-    └── PackageValueError      a value does not parse as its column's type (names entity, column, row, value)
+    ├── PackageValueError      a value does not parse as its column's type (names entity, column, row, value)
+    ├── PackageIntegrityError  the zip's bytes are damaged (bad CRC, truncated): the download is corrupt
+    └── EntityFileError        the entity file is not whole: no header, no natural key, another entity's file
 """
 
 from __future__ import annotations
 
-__all__ = ["PackageError", "PackageValueError"]
+__all__ = ["PackageError", "PackageIntegrityError", "PackageValueError"]
 
 
 class PackageError(Exception):
@@ -28,3 +30,7 @@ class PackageValueError(PackageError):
         self.column = column
         self.row = row
         self.value = value
+
+
+class PackageIntegrityError(PackageError):
+    """The package's bytes are damaged (a bad CRC, a truncated member): download or export it again."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -23,7 +23,7 @@ from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, p
 from .schema import EntitySchema
 from .xmlfile import XmlFile
 
-__all__ = ["DEFAULT_BATCH_ROWS", "DataPackage"]
+__all__ = ["DEFAULT_BATCH_ROWS", "DataPackage", "EntityFile"]
 
 DEFAULT_BATCH_ROWS = 100_000
 _BLOCK_SIZE = 4 << 20
@@ -140,10 +140,30 @@ class DataPackage:
         if not source.header:
             return
         plan = plan_columns(source.header, schema, where=source.where, extra_columns=extra_columns)
-        if source.delimited is not None:
-            yield from _typed_delimited(source.delimited, plan, entity=source.entity, batch_rows=batch_rows)
-        else:
-            yield from _typed(source.batches(batch_rows), plan, entity=source.entity, batch_rows=batch_rows)
+        yield from _typed_batches(source, plan, batch_rows=batch_rows)
+
+    def open_entity(
+        self, label: str, *, schema: EntitySchema, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> EntityFile:
+        """The entity's file matched to ``schema`` once: header, drift, effective schema and batches.
+
+        Extra file columns are kept (as text) and missing schema columns come back NULL, as with
+        ``extra_columns="keep"``; the file is opened once (an Excel workbook is loaded once).
+        """
+        if batch_rows < 1:
+            raise ValueError("batch_rows must be at least 1")
+        source = self._source(label)
+        if not source.header:
+            return EntityFile(source.entity, source.where, (), ColumnDrift(), schema, iter(()))
+        plan = plan_columns(source.header, schema, where=source.where, extra_columns="keep")
+        return EntityFile(
+            label=source.entity,
+            where=source.where,
+            header=tuple(source.header),
+            drift=plan.drift,
+            schema=plan.effective,
+            _batches=_typed_batches(source, plan, batch_rows=batch_rows),
+        )
 
     def column_drift(self, label: str, schema: EntitySchema) -> ColumnDrift:
         """How the entity file's columns differ from ``schema`` (added and missing columns)."""
@@ -206,6 +226,26 @@ def _read_required(archive: zipfile.ZipFile, path: Path, name: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class EntityFile:
+    """One entity file of a package, matched to a schema: what it holds, and its typed rows."""
+
+    label: str
+    """The entity's DMF label, as the manifest spells it."""
+    where: str
+    """``<package>: entity '<label>' (<file>)``, for messages."""
+    header: tuple[str, ...]
+    """The file's column names; empty when the file has no header row (zero bytes, a BOM, a blank line)."""
+    drift: ColumnDrift
+    schema: EntitySchema
+    """The columns of the frames :meth:`batches` yields: the schema's, then the file's extra ones as text."""
+    _batches: Iterator[pl.DataFrame] = field(repr=False)
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """The typed frames, in file order (one pass)."""
+        return self._batches
+
+
+@dataclass(frozen=True)
 class _Source:
     """An entity file: its name for messages, its header, and its string batches."""
 
@@ -215,6 +255,13 @@ class _Source:
     batches: Callable[[int], Iterator[pa.RecordBatch]]
     delimited: DelimitedFile | None = None
     """Set for delimited files, which have the typed fast path."""
+
+
+def _typed_batches(source: _Source, plan: ColumnPlan, *, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """The source's typed frames: the delimited fast path, or the text converter (Excel, XML)."""
+    if source.delimited is not None:
+        return _typed_delimited(source.delimited, plan, entity=source.entity, batch_rows=batch_rows)
+    return _typed(source.batches(batch_rows), plan, entity=source.entity, batch_rows=batch_rows)
 
 
 def _typed(

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,12 +25,15 @@ from filelock import FileLock, Timeout
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from d365_assets.package.schema import EntitySchema
-from d365_assets.warehouse.errors import LoadError, WarehouseLockedError
+from d365_assets.warehouse.errors import LoadError, WarehouseError, WarehouseFileError, WarehouseLockedError
+from d365_assets.warehouse.guards import LoadGuard, check_keys, check_removal
 
-__all__ = ["COMPANY_COLUMN", "LoadResult", "Warehouse", "is_local_file"]
+__all__ = ["COMPANY_COLUMN", "LOADER_COLUMNS", "LoadResult", "Warehouse", "is_local_file"]
 
 COMPANY_COLUMN = "DATAAREAID"
 """The column the loader adds to company-specific tables: the export's legal entity."""
+LOADER_COLUMNS = ("_execution_id", "_loaded_at")
+"""The bookkeeping columns the loader adds to every table."""
 
 _LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}._load_ledger (
@@ -83,6 +86,22 @@ class LoadResult:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class _Load:
+    """One load's inputs, as :meth:`Warehouse.load` received them."""
+
+    entity: str
+    qualified: str
+    schema: EntitySchema
+    batches: Iterable[pl.DataFrame]
+    company: str | None
+    mode: Literal["full", "delta"]
+    natural_key: tuple[str, ...]
+    execution_id: str
+    package_bytes: int | None
+    guard: LoadGuard
+
+
 class Warehouse:
     """A DuckDB database that entity tables are loaded into.
 
@@ -117,8 +136,16 @@ class Warehouse:
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the database, waiting up to ``timeout`` (``lock_timeout``) while another process holds it."""
         timeout = self.lock_timeout if timeout is None else max(timeout, 0.0)
+        if self._is_file and read_only and not Path(self.database).exists():
+            raise WarehouseFileError(
+                f"DuckDB database {self.database} does not exist yet: nothing has been loaded into it; "
+                f"materialize the assets first (or check D365_DUCKDB_PATH)"
+            )
         if self._is_file:
-            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise self._file_error(f"its folder cannot be created ({exc.strerror or exc})") from None
         retrying = Retrying(
             retry=retry_if_exception(_is_lock_conflict),
             stop=stop_after_delay(timeout),
@@ -127,9 +154,9 @@ class Warehouse:
         )
         try:
             connection = retrying(duckdb.connect, self.database, read_only=read_only)
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
             if not _is_lock_conflict(exc):
-                raise
+                raise self._file_error(f"DuckDB cannot open it ({_first_line(exc)})") from None
             match = _HOLDER_PATTERN.search(str(exc))
             holder = match.group("holder").strip() if match else "another process"
             raise WarehouseLockedError(
@@ -141,6 +168,15 @@ class Warehouse:
             yield connection
         finally:
             connection.close()
+
+    def _file_error(self, problem: str) -> WarehouseFileError:
+        """The error for a database file that cannot be used, naming it and the ways out."""
+        return WarehouseFileError(
+            f"DuckDB database {self.database}: {problem}. If the file is corrupt or truncated, move it "
+            f"aside (keep it for inspection) and run every entity's refresh (or reconcile) job to "
+            f"rebuild it, or restore a backup; if its folder is not writable or the disk is full, fix "
+            f"that (or point D365_DUCKDB_PATH elsewhere). Nothing was changed."
+        )
 
     @contextmanager
     def _writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -178,69 +214,82 @@ class Warehouse:
         natural_key: Sequence[str],
         execution_id: str,
         package_bytes: int | None = None,
+        guard: LoadGuard | None = None,
     ) -> LoadResult:
         """Apply one exported package's rows to ``table`` in one transaction.
 
         ``full`` replaces the company's rows (all rows when ``company`` is None); ``delta`` upserts on
-        (company, natural key). ``batches`` are typed frames in ``schema`` order.
+        (company, natural key). ``batches`` are typed frames in ``schema`` order. Before it commits,
+        a load proves its keys are whole and that a full load removes no more than ``guard`` allows;
+        otherwise it raises a :class:`LoadError` and the table stays as it was.
         """
         if mode not in ("full", "delta"):
             raise ValueError(f"mode must be 'full' or 'delta', not {mode!r}")
-        started = datetime.now(UTC).replace(tzinfo=None)
-        clock = time.perf_counter()
+        _refuse_loader_columns(schema, table=table, company_specific=company is not None)
         if not _TABLE_PATTERN.match(table):
             raise ValueError(f"table name {table!r} must be snake_case letters, digits and underscores")
-        qualified = f"{self.schema}.{table}"
-        with self._writer() as con:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-            con.execute(_LEDGER_DDL.format(schema=self.schema))
-            if con.execute(
-                f"SELECT 1 FROM {self.schema}._load_ledger WHERE execution_id = ?", [execution_id]
-            ).fetchone():
-                return self._result(con, qualified, company, mode, execution_id, natural_key, applied=False)
-            self._tune(con)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                added = self._ensure_table(con, qualified, schema, company_specific=company is not None)
-                if mode == "full":
-                    rows_read, counts = self._replace(
-                        con, qualified, schema, batches, company, natural_key, execution_id
-                    )
-                else:
-                    rows_read, counts = self._upsert(
-                        con, qualified, schema, batches, company, natural_key, execution_id
-                    )
-                con.execute(
-                    f"INSERT INTO {self.schema}._load_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        execution_id, entity, qualified, company, mode, rows_read,
-                        counts["inserted"], counts["updated"], counts["deleted"], package_bytes,
-                        started, datetime.now(UTC).replace(tzinfo=None),
-                    ],
-                )  # fmt: skip
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                con.execute("DROP TABLE IF EXISTS temp._d365_stage")
-                con.execute("DROP TABLE IF EXISTS temp._d365_old_keys")
-                self._untune(con)
-            return self._result(
-                con,
-                qualified,
-                company,
-                mode,
-                execution_id,
-                natural_key,
-                applied=True,
-                rows_read=rows_read,
-                rows_inserted=counts["inserted"],
-                rows_updated=counts["updated"],
-                rows_deleted=counts["deleted"],
-                added_columns=tuple(added),
-                seconds=time.perf_counter() - clock,
-            )
+        job = _Load(
+            entity=entity,
+            qualified=f"{self.schema}.{table}",
+            schema=schema,
+            batches=batches,
+            company=company,
+            mode=mode,
+            natural_key=tuple(natural_key),
+            execution_id=execution_id,
+            package_bytes=package_bytes,
+            guard=guard or LoadGuard(),
+        )
+        try:
+            with self._writer() as con:
+                return self._apply(con, job)
+        except duckdb.Error as exc:  # the first error is the one reported, never a clean-up's
+            raise self._duckdb_failure(exc, job.qualified) from exc
+
+    def _apply(self, con: duckdb.DuckDBPyConnection, job: _Load) -> LoadResult:
+        """Apply ``job`` in one transaction (or nothing, when the ledger already has its execution)."""
+        started = datetime.now(UTC).replace(tzinfo=None)
+        clock = time.perf_counter()
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+        con.execute(_LEDGER_DDL.format(schema=self.schema))
+        if con.execute(
+            f"SELECT 1 FROM {self.schema}._load_ledger WHERE execution_id = ?", [job.execution_id]
+        ).fetchone():
+            return self._result(con, job, applied=False)
+        self._tune(con)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            specific = job.company is not None
+            added = self._ensure_table(con, job.qualified, job.schema, company_specific=specific)
+            rows_read, counts = self._replace(con, job) if job.mode == "full" else self._upsert(con, job)
+            con.execute(
+                f"INSERT INTO {self.schema}._load_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    job.execution_id, job.entity, job.qualified, job.company, job.mode, rows_read,
+                    counts["inserted"], counts["updated"], counts["deleted"], job.package_bytes,
+                    started, datetime.now(UTC).replace(tzinfo=None),
+                ],
+            )  # fmt: skip
+            con.execute("COMMIT")
+        except BaseException:
+            _quietly(con, "ROLLBACK")
+            raise
+        finally:
+            _quietly(con, "DROP TABLE IF EXISTS temp._d365_stage")
+            _quietly(con, "DROP TABLE IF EXISTS temp._d365_old_keys")
+            self._untune(con)
+        return self._result(
+            con,
+            job,
+            applied=True,
+            duplicates=0,  # proven by the key guard before the commit
+            rows_read=rows_read,
+            rows_inserted=counts["inserted"],
+            rows_updated=counts["updated"],
+            rows_deleted=counts["deleted"],
+            added_columns=tuple(added),
+            seconds=time.perf_counter() - clock,
+        )
 
     def _tune(self, con: duckdb.DuckDBPyConnection) -> None:
         """Settings for a bulk load: rows in any order (parallel inserts), bounded memory."""
@@ -249,9 +298,19 @@ class Warehouse:
             con.execute("SET memory_limit = ?", [self.load_memory_limit])
 
     def _untune(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute("RESET preserve_insertion_order")
+        _quietly(con, "RESET preserve_insertion_order")
         if self.load_memory_limit and self._is_file:
-            con.execute("RESET memory_limit")
+            _quietly(con, "RESET memory_limit")
+
+    def _duckdb_failure(self, exc: duckdb.Error, qualified: str) -> WarehouseError:
+        """A DuckDB error inside a load's transaction, as the loader's error naming the table."""
+        if isinstance(exc, duckdb.IOException):
+            return self._file_error(f"reading or writing {qualified} failed ({_first_line(exc)})")
+        return LoadError(
+            f"DuckDB refused the load into {qualified} of {self.database}: {_first_line(exc)}. "
+            f"Nothing was changed; fix the cause (a constraint or column someone added to the table, "
+            f"say; a corrupt file: move it aside and reload) and run the load again."
+        )
 
     def _ensure_table(
         self, con: duckdb.DuckDBPyConnection, qualified: str, schema: EntitySchema, *, company_specific: bool
@@ -290,36 +349,32 @@ class Warehouse:
         ).fetchall()
         return {name.upper(): kind for name, kind in rows}
 
-    def _replace(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        qualified: str,
-        schema: EntitySchema,
-        batches: Iterable[pl.DataFrame],
-        company: str | None,
-        natural_key: Sequence[str],
-        execution_id: str,
-    ) -> tuple[int, dict[str, int]]:
+    def _replace(self, con: duckdb.DuckDBPyConnection, job: _Load) -> tuple[int, dict[str, int]]:
         """Full load: keep the old keys, delete the company's rows, insert batches straight in.
 
-        Every row is written once (no staging copy); the old keys alone give the counts.
+        Every row is written once (no staging copy); the old keys alone give the counts. The new
+        rows' keys are checked, and the share of old rows that would go, before the caller commits.
         """
-        scope, params = _company_scope(company)
+        scope, params = _company_scope(job.company)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _d365_old_keys AS SELECT {_key_list(natural_key)} "
-            f"FROM {qualified} t WHERE {scope}",
+            f"CREATE OR REPLACE TEMP TABLE _d365_old_keys AS SELECT {_key_list(job.natural_key)} "
+            f"FROM {job.qualified} t WHERE {scope}",
             params,
         )
         before = _one(con, "SELECT count(*) FROM _d365_old_keys")
-        con.execute(f"DELETE FROM {qualified} t WHERE {scope}", params)
-        rows = self._insert(con, qualified, schema, batches, company, execution_id)
-        key_match = " AND ".join(f"t.{_quote(k)} IS NOT DISTINCT FROM s.{_quote(k)}" for k in natural_key)
+        con.execute(f"DELETE FROM {job.qualified} t WHERE {scope}", params)
+        rows = self._insert(con, job.qualified, job.schema, job.batches, job.company, job.execution_id)
+        what = f"{job.qualified} ({job.company or 'shared'})"
+        new_rows = f"{job.qualified} t WHERE {scope}"
+        check_keys(con, rows=new_rows, params=params, natural_key=job.natural_key, what=what)
+        key_match = _key_match(job.natural_key)
         matched = _one(
             con,
             f"SELECT count(*) FROM _d365_old_keys s WHERE EXISTS "
-            f"(SELECT 1 FROM {qualified} t WHERE {scope} AND {key_match})",
+            f"(SELECT 1 FROM {job.qualified} t WHERE {scope} AND {key_match})",
             params,
         )
+        check_removal(guard=job.guard, before=before, kept=matched, what=what)
         return rows, {"inserted": rows - matched, "updated": matched, "deleted": before - matched}
 
     def _insert(
@@ -356,71 +411,52 @@ class Warehouse:
         sql = f"INSERT INTO _d365_stage ({names}) SELECT * FROM _d365_batch"
         return _insert_stream(con, sql, [], batches, schema)
 
-    def _upsert(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        qualified: str,
-        schema: EntitySchema,
-        batches: Iterable[pl.DataFrame],
-        company: str | None,
-        natural_key: Sequence[str],
-        execution_id: str,
-    ) -> tuple[int, dict[str, int]]:
-        """Delta load: stage the (small) package, refuse duplicate keys, replace matching rows."""
-        rows = self._stage(con, schema, batches)
-        duplicates = _one(
-            con,
-            f"SELECT count(*) FROM (SELECT 1 FROM _d365_stage GROUP BY {_key_list(natural_key)} "
-            f"HAVING count(*) > 1)",
-        )
-        if duplicates:
-            raise LoadError(
-                f"the delta package holds {duplicates} natural keys ({', '.join(natural_key)}) "
-                f"more than once, "
-                f"so it cannot be upserted; check natural_key in the catalog. Nothing was changed."
-            )
-        scope, params = _company_scope(company)
-        key_match = " AND ".join(f"t.{_quote(k)} IS NOT DISTINCT FROM s.{_quote(k)}" for k in natural_key)
+    def _upsert(self, con: duckdb.DuckDBPyConnection, job: _Load) -> tuple[int, dict[str, int]]:
+        """Delta load: stage the (small) package, refuse NULL or repeated keys, replace matching rows."""
+        rows = self._stage(con, job.schema, job.batches)
+        what = f"the delta for {job.qualified} ({job.company or 'shared'})"
+        check_keys(con, rows="_d365_stage WHERE TRUE", natural_key=job.natural_key, what=what)
+        scope, params = _company_scope(job.company)
+        key_match = _key_match(job.natural_key)
         matched = _one(
             con,
-            f"SELECT count(*) FROM {qualified} t WHERE {scope} AND EXISTS "
+            f"SELECT count(*) FROM {job.qualified} t WHERE {scope} AND EXISTS "
             f"(SELECT 1 FROM _d365_stage s WHERE {key_match})",
             params,
         )
         con.execute(
-            f"DELETE FROM {qualified} t WHERE {scope} "
+            f"DELETE FROM {job.qualified} t WHERE {scope} "
             f"AND EXISTS (SELECT 1 FROM _d365_stage s WHERE {key_match})",
             params,
         )
-        self._insert(con, qualified, schema, [], company, execution_id, source="_d365_stage")
+        self._insert(con, job.qualified, job.schema, [], job.company, job.execution_id, source="_d365_stage")
         return rows, {"inserted": rows - matched, "updated": matched, "deleted": 0}
 
     def _result(
         self,
         con: duckdb.DuckDBPyConnection,
-        qualified: str,
-        company: str | None,
-        mode: str,
-        execution_id: str,
-        natural_key: Sequence[str],
+        job: _Load,
         *,
         applied: bool,
+        duplicates: int | None = None,
         **counts: object,
     ) -> LoadResult:
+        qualified, company = job.qualified, job.company
         scope, params = _company_scope(company)
         exists = bool(self._existing_columns(con, qualified))
         company_rows = _one(con, f"SELECT count(*) FROM {qualified} t WHERE {scope}", params) if exists else 0
         table_rows = _one(con, f"SELECT count(*) FROM {qualified}") if exists else 0
-        duplicates = (
-            _one(
-                con,
-                f"SELECT count(*) FROM (SELECT 1 FROM {qualified} t WHERE {scope} "
-                f"GROUP BY {_key_list(natural_key)} HAVING count(*) > 1)",
-                params,
+        if duplicates is None:
+            duplicates = (
+                _one(
+                    con,
+                    f"SELECT count(*) FROM (SELECT 1 FROM {qualified} t WHERE {scope} "
+                    f"GROUP BY {_key_list(job.natural_key)} HAVING count(*) > 1)",
+                    params,
+                )
+                if exists
+                else 0
             )
-            if exists
-            else 0
-        )
         columns = (
             tuple((name, kind) for name, kind, *_ in con.execute(f"DESCRIBE {qualified}").fetchall())
             if exists
@@ -430,13 +466,13 @@ class Warehouse:
             f"SELECT rows_read FROM {self.schema}._load_ledger WHERE table_name = ? "
             "AND company IS NOT DISTINCT FROM ? AND mode = 'full' AND execution_id <> ? "
             "ORDER BY finished_at DESC LIMIT 1",
-            [qualified, company, execution_id],
+            [qualified, company, job.execution_id],
         ).fetchone()
         return LoadResult(
             table=qualified,
             company=company,
-            mode=mode,
-            execution_id=execution_id,
+            mode=job.mode,
+            execution_id=job.execution_id,
             applied=applied,
             company_rows=company_rows,
             table_rows=table_rows,
@@ -511,7 +547,8 @@ def _insert_stream(
             raise stream.error from None
         raise
     finally:
-        con.unregister("_d365_batch")
+        with suppress(duckdb.Error):  # an aborted transaction refuses this too; the first error stands
+            con.unregister("_d365_batch")
     if stream.error is not None:
         raise stream.error
     return stream.rows
@@ -583,10 +620,38 @@ def is_local_file(database: str) -> bool:
     return _CONNECTION_STRING.match(database) is None
 
 
+def _refuse_loader_columns(schema: EntitySchema, *, table: str, company_specific: bool) -> None:
+    """Refuse entity columns named as the loader's own (the company column, the bookkeeping columns)."""
+    reserved = {name.upper() for name in LOADER_COLUMNS} | ({COMPANY_COLUMN} if company_specific else set())
+    clashing = [c.name for c in schema if c.name.upper() in reserved]
+    if clashing:
+        raise LoadError(
+            f"{table}: the entity has column(s) {', '.join(clashing)}, which the loader adds itself "
+            f"({COMPANY_COLUMN} is the export's legal entity on company-specific tables; "
+            f"{' and '.join(LOADER_COLUMNS)} record the load). Remove them from the data project's "
+            f"field mapping in F&O (or from the catalog's columns). Nothing was changed."
+        )
+
+
+def _quietly(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Run a clean-up statement; its failure never hides the error being handled (DuckDB undoes the rest)."""
+    with suppress(duckdb.Error):
+        con.execute(sql)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _company_scope(company: str | None) -> tuple[str, list[object]]:
     if company is None:
         return "TRUE", []
     return f"t.{COMPANY_COLUMN} = ?", [company]
+
+
+def _key_match(natural_key: Sequence[str]) -> str:
+    """Rows ``t`` and ``s`` have the same natural key (NULLs compare equal)."""
+    return " AND ".join(f"t.{_quote(k)} IS NOT DISTINCT FROM s.{_quote(k)}" for k in natural_key)
 
 
 def _key_list(natural_key: Sequence[str]) -> str:
