@@ -2,7 +2,8 @@
 
 The catalog is a YAML file (the shipped ``catalog.yaml`` by default, ``D365_CATALOG`` to
 override). :func:`load_catalog` validates it completely and raises :class:`CatalogError` with a
-message naming the file, the entity and the fix.
+message naming the file, the entity and the fix. The file is read strictly (UTF-8, each key once,
+no anchors or aliases: :mod:`d365_assets.strict_yaml`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from d365_assets import strict_yaml
 from d365_assets.package.schema import ColumnType, EntitySchema
 
 __all__ = ["SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "RefreshMode", "load_catalog"]
@@ -88,17 +90,8 @@ class Catalog:
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Read and validate a catalog file; the shipped catalog when ``path`` is None."""
-    path = Path(path) if path else SHIPPED_CATALOG
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogError(
-            f"catalog file {path} does not exist: set D365_CATALOG to an existing catalog YAML, "
-            f"or unset it to use the shipped catalog"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"catalog file {path} is not valid YAML: {exc}") from None
-    return _CatalogParser(path).parse(document)
+    parser = _CatalogParser(Path(path) if path else SHIPPED_CATALOG)
+    return parser.parse(parser.read())
 
 
 class _CatalogParser:
@@ -107,6 +100,41 @@ class _CatalogParser:
 
     def fail(self, where: str, problem: str, fix: str) -> CatalogError:
         return CatalogError(f"{self.path}: {where}: {problem}. Fix: {fix}")
+
+    def read(self) -> Any:
+        """The YAML document of the file, read strictly (see :mod:`d365_assets.strict_yaml`)."""
+        try:
+            return strict_yaml.load_file(self.path)
+        except FileNotFoundError:
+            raise CatalogError(
+                f"catalog file {self.path} does not exist: set D365_CATALOG to an existing catalog YAML, "
+                f"or unset it to use the shipped catalog"
+            ) from None
+        except IsADirectoryError:
+            raise self.fail(
+                "catalog path",
+                "this is a folder, not a catalog file",
+                "D365_CATALOG must name the catalog YAML file itself (e.g. .../catalog.yaml), not its folder",
+            ) from None
+        except OSError as exc:
+            raise self.fail(
+                "catalog file",
+                f"it cannot be read ({exc.strerror})",
+                "make it readable by the user running Dagster",
+            ) from None
+        except strict_yaml.StrictYamlError as exc:
+            raise self.fail(self.place(exc), exc.problem, exc.fix) from None
+
+    def place(self, exc: strict_yaml.StrictYamlError) -> str:
+        """``entity <name>, line <n>`` when the problem lies within an entity, else ``line <n>``."""
+        if exc.line is None:
+            return "YAML"
+        found = strict_yaml.list_item_at(exc.root, "entities", exc.line)
+        if found is None:
+            return f"line {exc.line}"
+        name = strict_yaml.mapping_value(found[1], "name")
+        entity = name.value if isinstance(name, yaml.ScalarNode) else f"#{found[0] + 1}"
+        return f"entity {entity}, line {exc.line}"
 
     def parse(self, document: Any) -> Catalog:
         if not isinstance(document, dict):
