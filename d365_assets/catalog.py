@@ -3,7 +3,9 @@
 The catalog is a YAML file (the shipped ``catalog.yaml`` by default, ``D365_CATALOG`` to
 override). :func:`load_catalog` validates it completely and raises :class:`CatalogError` with a
 message naming the file, the entity and the fix. The file is read strictly (UTF-8, each key once,
-no anchors or aliases: :mod:`d365_assets.strict_yaml`).
+no anchors or aliases: :mod:`d365_assets.strict_yaml`), and its crons are checked as Dagster's
+schedules will need them (:mod:`d365_assets.cron`), so a broken catalog fails when the definitions
+load, never later inside a run or a schedule.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import yaml
 
 from d365_assets import strict_yaml
+from d365_assets.cron import CRON_SYNTAX, CronError, check_cron
 from d365_assets.package.schema import ColumnType, EntitySchema
 
 __all__ = ["SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "RefreshMode", "load_catalog"]
@@ -147,6 +150,9 @@ class _CatalogParser:
         defaults = document.get("defaults") or {}
         if not isinstance(defaults, dict):
             raise self.fail("defaults", "must be a mapping", "write defaults as key: value pairs")
+        for key in ("refresh_cron", "reconcile_cron"):
+            if key in defaults:
+                self.cron(defaults[key], key, "defaults")
         raw_entities = document.get("entities")
         if not isinstance(raw_entities, list) or not raw_entities:
             raise self.fail(
@@ -259,11 +265,19 @@ class _CatalogParser:
                 f"freshness_hours {freshness!r} must be a number of at least one minute (1/60)",
                 "e.g. 26",
             )
-        refresh_cron = self.cron(raw.get("refresh_cron", defaults.get("refresh_cron", "0 2 * * *")), where)
+        refresh_cron = self.cron(
+            raw.get("refresh_cron", defaults.get("refresh_cron", "0 2 * * *")), "refresh_cron", where
+        )
         reconcile_cron = None
+        if refresh is RefreshMode.FULL and raw.get("reconcile_cron") is not None:
+            raise self.fail(
+                where, "reconcile_cron is only for delta entities", "remove it, or set refresh: delta"
+            )
         if refresh is RefreshMode.DELTA:
             reconcile_cron = self.cron(
-                raw.get("reconcile_cron", defaults.get("reconcile_cron", "0 4 * * 0")), where
+                raw.get("reconcile_cron", defaults.get("reconcile_cron", "0 4 * * 0")),
+                "reconcile_cron",
+                where,
             )
         return EntityConfig(
             name=name,
@@ -306,9 +320,14 @@ class _CatalogParser:
         except ValueError as exc:
             raise self.fail(where, str(exc), "remove the duplicate column") from None
 
-    def cron(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or len(value.split()) != 5:
-            raise self.fail(where, f"cron {value!r} is not a 5-field cron expression", 'e.g. "0 2 * * *"')
+    def cron(self, value: Any, key: str, where: str) -> str:
+        """A valid cron expression (see :mod:`d365_assets.cron`) for ``key``."""
+        try:
+            check_cron(value)
+        except CronError as exc:
+            raise self.fail(
+                where, f"{key} {value!r} is not a valid cron expression: {exc}", CRON_SYNTAX
+            ) from None
         return value
 
 

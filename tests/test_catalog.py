@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
 import re
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from d365_assets.catalog import SHIPPED_CATALOG, CatalogError, RefreshMode, load_catalog
+from d365_assets.cron import CronError, check_cron
 from d365_assets.package.schema import ColumnType
 from tests.catalog_files import alias_bomb, entity, line_of, shipped_text, write_changed, write_text
 
@@ -41,6 +46,12 @@ def test_shipped_catalog_has_realistic_entities() -> None:
     assert lines.schema.get("LINEAMOUNT").type is ColumnType.DECIMAL
     assert catalog.entity("GeneralJournalAccountEntries").table_name == "general_journal_account_entries"
     assert catalog.entity("CustomersV3").reconcile_cron is None
+
+
+def test_catalog_module_does_not_import_dagster() -> None:
+    code = "import sys, d365_assets.catalog; print(sorted(m for m in sys.modules if m.startswith('dagster')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(
@@ -174,6 +185,73 @@ def test_yaml_the_strict_loader_refuses(tmp_path: Path, replace: str, by: str, e
     line = line_of(shipped_text(), replace)
     text = shipped_text().replace(f"{replace}\n", f"{by}\n", 1)
     assert re.search(expected.replace("{line}", str(line)), refused(write_text(tmp_path, text)))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda d: entity(d, "CustomersV3").update({"refresh_cron": "99 99 * * *"}),
+            r"entity CustomersV3: refresh_cron '99 99 \* \* \*' is not a valid cron expression: "
+            r"the minute 99 is outside 0-59\. Fix: write five fields: minute \(0-59\)",
+        ),
+        (
+            lambda d: entity(d, "CustomersV3").update({"refresh_cron": "every night"}),
+            r"entity CustomersV3: refresh_cron 'every night' is not a valid cron expression: it has 2 fields",
+        ),
+        (
+            lambda d: entity(d, "SalesOrderLinesV2").update({"reconcile_cron": "0 4 31 4,6 *"}),
+            r"entity SalesOrderLinesV2: reconcile_cron '0 4 31 4,6 \*' is not a valid cron expression: "
+            r"it never fires",
+        ),
+        (
+            lambda d: d["defaults"].update({"reconcile_cron": "0 4 * * sat-sun"}),
+            r": defaults: reconcile_cron '0 4 \* \* sat-sun' is not a valid cron expression: the day of week "
+            r"range 'sat-sun' runs backwards",
+        ),
+        (
+            lambda d: entity(d, "CustomersV3").update({"reconcile_cron": "0 4 * * 0"}),
+            r"entity CustomersV3: reconcile_cron is only for delta entities\. "
+            r"Fix: remove it, or set refresh: delta",
+        ),
+    ],
+    ids=["out-of-range", "not-cron", "never-fires", "defaults", "reconcile-on-full"],
+)
+def test_cron_is_checked_when_the_catalog_loads(tmp_path: Path, change, expected: str) -> None:
+    assert re.search(expected, refused(write_changed(tmp_path, change)))
+
+
+def _dagster_accepts(cron: str) -> bool:
+    try:
+        dg.ScheduleDefinition(name="probe", job_name="probe", cron_schedule=cron)
+    except dg.DagsterInvalidDefinitionError:
+        return False
+    return True
+
+
+def test_every_cron_the_catalog_accepts_dagster_accepts() -> None:
+    tokens = [
+        *("*", "*/15", "*/0", "*/59", "*/60", "*/7", "0", "1", "7", "8", "12", "13", "23", "24", "29", "30"),
+        *("31", "32", "59", "60", "01", "007", "5-10", "10-5", "5-10/2", "5/15", "1-31/31", "0-7", "1-12/3"),
+        *("jan", "FEB", "dec", "jan-mar", "dec-jan", "mon", "sun-sat", "sat-sun", "mon-fri", "MON,wed"),
+        *("L", "?", "1#2", "H", "-1", "1,,2", "1,2,3", "a", "*/100", "2/0", "@daily"),
+    ]
+    crons = {" ".join(t if i == at else "0" for i in range(5)) for t in tokens for at in range(5)}
+    crons |= {f"0 0 {day} {month} {week}" for day in tokens for month in tokens for week in ("*", "1")}
+    known_good = {"0 2 * * *", "*/15 * * * *", "30 4 * * mon-fri", "0 0 29 feb *", "0 0 1 jan,jul *"}
+    crons |= known_good
+    rng = random.Random(8)
+    crons |= {" ".join(rng.choice(tokens) for _ in range(5)) for _ in range(2000)}
+    accepted = set()
+    for cron in sorted(crons):
+        try:
+            check_cron(cron)
+        except CronError:
+            continue
+        accepted.add(cron)
+    assert known_good <= accepted
+    assert len(accepted) > 500
+    assert [cron for cron in sorted(accepted) if not _dagster_accepts(cron)] == []
 
 
 @pytest.mark.parametrize(("encoding", "byte"), [("cp1252", "0xfc"), ("utf-16", "0xff")])
