@@ -11,11 +11,13 @@ import tracemalloc
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from d365_assets.catalog import SHIPPED_CATALOG, CatalogError, RefreshMode, load_catalog
 from d365_assets.cron import CronError, check_cron
-from d365_assets.package.schema import ColumnType
+from d365_assets.package.schema import RESERVED_COLUMNS, ColumnType, EntitySchema
+from d365_assets.warehouse import Warehouse
 from tests.catalog_files import alias_bomb, entity, line_of, shipped_text, write_changed, write_text
 
 
@@ -102,6 +104,64 @@ def test_catalog_module_does_not_import_dagster() -> None:
     ],
 )
 def test_broken_catalog_names_file_entity_and_fix(tmp_path: Path, change, expected: str) -> None:
+    assert re.search(expected, refused(write_changed(tmp_path, change)))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["entities"].insert(1, ["CustomersV3"]), r": entity #2: must be a mapping\. Fix: "),
+        (lambda d: d.update({"version": True}), r": version: unsupported version True\. Fix: use version: 1"),
+        (lambda d: d.update({"default": {}}), r": top level: unknown keys \['default'\]\. Fix: use only"),
+        (lambda d: d.update({"defaults": []}), r": defaults: must be a mapping\. Fix: "),
+        (
+            lambda d: d["defaults"].update({"refresh_crn": "0 3 * * *"}),
+            r": defaults: unknown keys \['refresh_crn'\]\. Fix: use only \['freshness_hours', "
+            r"'reconcile_cron'",
+        ),
+        (
+            lambda d: entity(d, "CustomersV3").update({7: "x", "extra": 1}),
+            r"entity CustomersV3: unknown keys \['7', 'extra'\]\. Fix: use only",
+        ),
+        (
+            lambda d: entity(d, "CustomersV3").update({"freshness_hours": True}),
+            r"entity CustomersV3: freshness_hours True must be a number",
+        ),
+        (
+            lambda d: d["defaults"].update({"freshness_hours": float("inf")}),
+            r": defaults: freshness_hours inf must be a number .* at most ten years",
+        ),
+        (
+            lambda d: entity(d, "CustomersV3")["columns"].update({"CUSTOMER ACCOUNT": "string"}),
+            r"entity CustomersV3: column name 'CUSTOMER ACCOUNT' is not an F&O field name",
+        ),
+        (
+            lambda d: entity(d, "CustomersV3").update(
+                {"natural_key": ["CUSTOMERACCOUNT", "customeraccount"]}
+            ),
+            r"entity CustomersV3: natural_key lists customeraccount twice\. Fix: list each key column once",
+        ),
+        (
+            lambda d: entity(d, "SalesOrderLinesV2").update({"reconcile_project": "D365A-SalesOrderLinesV2"}),
+            r"entity SalesOrderLinesV2: reconcile_project 'D365A-SalesOrderLinesV2' is also used by entity "
+            r"SalesOrderLinesV2 as its data_project\. Fix: .*full-push project of its own",
+        ),
+    ],
+    ids=[
+        "entity-not-mapping",
+        "version-bool",
+        "top-level-typo",
+        "defaults-not-mapping",
+        "defaults-typo",
+        "non-text-key",
+        "freshness-bool",
+        "freshness-infinite",
+        "column-name",
+        "natural-key-twice",
+        "reconcile-is-incremental",
+    ],
+)
+def test_wrong_shapes_and_types_name_file_entity_and_fix(tmp_path: Path, change, expected: str) -> None:
     assert re.search(expected, refused(write_changed(tmp_path, change)))
 
 
@@ -279,6 +339,74 @@ def test_folder_as_catalog_path_is_refused(tmp_path: Path) -> None:
         f"{tmp_path}: catalog path: this is a folder, not a catalog file. Fix: D365_CATALOG must name the "
         "catalog YAML file itself (e.g. .../catalog.yaml), not its folder"
     )
+
+
+def _key_loaded_at_without_columns(document: dict) -> None:
+    customers = entity(document, "CustomersV3")
+    customers.pop("columns")
+    customers["natural_key"] = ["_loaded_at"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda d: entity(d, "CustomersV3")["columns"].update({"DATAAREAID": "string"}),
+            "CustomersV3: column DATAAREAID",
+        ),
+        (
+            lambda d: entity(d, "MainAccounts")["columns"].update({"dataAreaId": "string"}),
+            "MainAccounts: column dataAreaId",
+        ),
+        (
+            lambda d: entity(d, "VendorsV2")["columns"].update({"_execution_id": "string"}),
+            "VendorsV2: column _execution_id",
+        ),
+        (
+            lambda d: entity(d, "VendorsV2")["columns"].update({"_LOADED_AT": "datetime"}),
+            "VendorsV2: column _LOADED_AT",
+        ),
+        (
+            lambda d: entity(d, "SalesOrderLinesV2").update(
+                {"natural_key": ["DATAAREAID", "INVENTORYLOTID"]}
+            ),
+            "SalesOrderLinesV2: natural_key column DATAAREAID",
+        ),
+        (_key_loaded_at_without_columns, "CustomersV3: natural_key column _loaded_at"),
+    ],
+    ids=[
+        "company",
+        "company-lower-case-shared",
+        "execution",
+        "loaded-at",
+        "natural-key",
+        "natural-key-no-columns",
+    ],
+)
+def test_reserved_column_is_refused(tmp_path: Path, change, expected: str) -> None:
+    message = refused(write_changed(tmp_path, change))
+    assert (
+        f": entity {expected} is reserved: the loader adds DATAAREAID, _EXECUTION_ID, _LOADED_AT "
+        "to the tables itself. Fix: remove " in message
+    )
+
+
+def test_reserved_columns_are_what_the_loader_adds(tmp_path: Path) -> None:
+    schema = EntitySchema.of([("ACCOUNT", "string")])
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb", lock_timeout=5)
+    warehouse.load(
+        entity="Accounts",
+        table="accounts",
+        schema=schema,
+        batches=[pl.DataFrame({"ACCOUNT": ["001"]})],
+        company="USMF",
+        mode="full",
+        natural_key=["ACCOUNT"],
+        execution_id="e1",
+    )
+    with warehouse.connect(read_only=True) as con:
+        columns = [row[0] for row in con.execute("DESCRIBE d365.accounts").fetchall()]
+    assert {c.upper() for c in columns} - {"ACCOUNT"} == RESERVED_COLUMNS
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
