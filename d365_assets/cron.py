@@ -72,7 +72,7 @@ def check_cron(expression: object) -> None:
         raise CronError("it is not text")
     fields = expression.split()
     if len(fields) != len(_FIELDS):
-        raise CronError(f"it has {len(fields)} fields instead of 5")
+        raise CronError(f"it has {len(fields)} field{'' if len(fields) == 1 else 's'} instead of 5")
     values = [_expand(text, field) for text, field in zip(fields, _FIELDS, strict=True)]
     days, months = values[2], values[3]
     if fields[2] != "*" and not any(day <= _LONGEST_MONTH[month - 1] for day in days for month in months):
