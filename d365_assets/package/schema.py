@@ -10,7 +10,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Column", "ColumnType", "EntitySchema"]
+__all__ = ["RESERVED_COLUMNS", "Column", "ColumnType", "EntitySchema"]
+
+RESERVED_COLUMNS = frozenset({"DATAAREAID", "_EXECUTION_ID", "_LOADED_AT"})
+"""Names (upper case: compare ``name.upper()``) of the columns the warehouse loader adds to entity tables:
+the legal entity of company-specific rows, and the execution and time of the load that wrote each row.
+No entity column may use them."""
 
 
 class ColumnType(StrEnum):
