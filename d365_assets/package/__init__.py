@@ -15,7 +15,7 @@
 from .archive import ZipLimits, open_archive
 from .convert import DECIMAL_DTYPE, polars_dtype
 from .drift import ColumnDrift, ExtraColumns
-from .errors import PackageError, PackageValueError
+from .errors import PackageError, PackageIntegrityError, PackageValueError
 from .formats import DEFAULT_FORMATS, FileFormat
 from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, parse_package_header
 from .reader import DEFAULT_BATCH_ROWS, DataPackage
@@ -36,6 +36,7 @@ __all__ = [
     "ManifestEntity",
     "PackageError",
     "PackageHeader",
+    "PackageIntegrityError",
     "PackageValueError",
     "ZipLimits",
     "open_archive",
