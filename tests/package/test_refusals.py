@@ -1,0 +1,87 @@
+"""What the reader cannot read exactly it refuses, naming the place and the fix: short years,
+a quote left open at the end of a file, headers with unnamed or repeated columns, bytes that are
+not text, malformed sheets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from d365_assets.package import DataPackage, EntitySchema, PackageValueError
+
+from .builders import EntityFile, make_package, unicode_csv, utf8_csv
+
+TWO = EntitySchema.of([("A", "string"), ("B", "string")])
+ONE = EntitySchema.of([("A", "string")])
+
+
+def _package(tmp_path: Path, data: bytes, fmt: str = "CSV", **kw) -> Path:
+    entity = EntityFile("E", data, source_format=fmt, **kw)
+    return make_package(tmp_path / "p.zip", [entity])
+
+
+def _read(tmp_path: Path, data: bytes, schema: EntitySchema, fmt: str = "CSV", **kw) -> pl.DataFrame:
+    with DataPackage.open(_package(tmp_path, data, fmt, **kw)) as package:
+        return package.read_entity("E", schema=schema)
+
+
+def _encode(text: str, fmt: str) -> bytes:
+    return text.encode("utf-8") if fmt == "CSV" else b"\xff\xfe" + text.encode("utf-16-le")
+
+
+# -- a year is written with 4 digits ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["3/1/26", "3/1/26 12:00:00 AM", "3/1/026", "26-03-01", "3/1/26 2:05 PM"])
+@pytest.mark.parametrize("kind", ["date", "datetime"])
+@pytest.mark.parametrize("fmt", ["CSV", "CSV-Unicode"])
+def test_a_two_digit_year_is_refused(tmp_path: Path, value: str, kind: str, fmt: str) -> None:
+    schema = EntitySchema.of([("ID", "string"), ("D", kind)])
+    rows = [["ID", "D"], ["a", "3/1/2026"], ["b", ""], ["c", value], ["d", "2026-03-01"]]
+    data = utf8_csv(rows) if fmt == "CSV" else unicode_csv(rows)
+    with pytest.raises(PackageValueError) as info:
+        _read(tmp_path, data, schema, fmt)
+    error = info.value
+    assert (error.entity, error.column, error.row, error.value) == ("E", "D", 3, value)
+    assert "a 4-digit year is required" in str(error)
+    assert "source data format" in str(error)
+
+
+def test_a_two_digit_year_late_in_a_large_file_is_refused_with_its_row(tmp_path: Path) -> None:
+    """The parser typed the earlier batches itself; the batch holding the short year is read
+    again as text, and the row number counts from the file's start."""
+    schema = EntitySchema.of([("N", "integer"), ("D", "date"), ("T", "datetime")])
+    rows = [["N", "D", "T"]] + [[str(i), "3/1/2026", "3/1/2026 2:05:00 PM"] for i in range(1, 5001)]
+    rows[4321][2] = "3/1/26 2:05:00 PM"
+    path = _package(tmp_path, utf8_csv(rows))
+    frames = []
+    with DataPackage.open(path) as package, pytest.raises(PackageValueError) as info:
+        frames.extend(package.iter_entity_batches("E", schema=schema, batch_rows=500))
+    assert (info.value.column, info.value.row, info.value.value) == ("T", 4321, "3/1/26 2:05:00 PM")
+    assert [f.height for f in frames] == [500] * 8  # rows before the bad batch were returned typed
+    assert frames[0]["D"][0] == dt.date(2026, 3, 1)
+
+
+def test_a_two_digit_year_in_xml_is_refused(tmp_path: Path) -> None:
+    data = b"<Document><R><ID>a</ID><D>2026-03-01</D></R><R><ID>b</ID><D>1/2/99</D></R></Document>"
+    schema = EntitySchema.of([("ID", "string"), ("D", "date")])
+    with pytest.raises(PackageValueError, match="4-digit year") as info:
+        _read(tmp_path, data, schema, "XML-Element", file_name="E.xml", fields=("ID", "D"))
+    assert (info.value.row, info.value.value) == (2, "1/2/99")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("3/1/2026", dt.date(2026, 3, 1)),
+        ("03/01/2026 12:00:00 AM", dt.date(2026, 3, 1)),
+        ("2026-03-01T00:00:00", dt.date(2026, 3, 1)),
+        ("0026-03-01", dt.date(26, 3, 1)),  # 4 digits: taken as written
+    ],
+)
+def test_four_digit_years_still_read(tmp_path: Path, value: str, expected: dt.date) -> None:
+    schema = EntitySchema.of([("D", "date")])
+    assert _read(tmp_path, utf8_csv([["D"], [value]]), schema)["D"].to_list() == [expected]
