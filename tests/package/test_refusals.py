@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from d365_assets.package import DataPackage, EntitySchema, PackageValueError
+from d365_assets.package import DataPackage, EntitySchema, PackageError, PackageValueError
 
 from .builders import EntityFile, make_package, unicode_csv, utf8_csv
 
@@ -85,3 +85,78 @@ def test_a_two_digit_year_in_xml_is_refused(tmp_path: Path) -> None:
 def test_four_digit_years_still_read(tmp_path: Path, value: str, expected: dt.date) -> None:
     schema = EntitySchema.of([("D", "date")])
     assert _read(tmp_path, utf8_csv([["D"], [value]]), schema)["D"].to_list() == [expected]
+
+
+# -- a quote left open at the end of the file ---------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["CSV", "CSV-Unicode"])
+@pytest.mark.parametrize(
+    ("text", "row"),
+    [
+        ('A,B\r\n1,x\r\n2,"abc\r\n', 2),  # the closing quote and the line break were lost
+        ('A,B\r\n1,x\r\n2,"abc', 2),
+        ('A,B\r\n1,x\r\n2,"ab""c\r\ndef\r\n', 2),
+        ('A,B\r\n1,"x\r\n', 1),
+    ],
+)
+def test_a_quote_left_open_at_the_end_is_refused(tmp_path: Path, fmt: str, text: str, row: int) -> None:
+    with pytest.raises(PackageError) as info:
+        _read(tmp_path, _encode(text, fmt), TWO, fmt)
+    message = str(info.value)
+    assert "p.zip: entity 'E' (E.csv)" in message
+    assert f"a quoted value in data row {row} is never closed" in message
+    assert "the file is truncated or malformed: export it again" in message
+
+
+@pytest.mark.parametrize("fmt", ["CSV", "CSV-Unicode"])
+@pytest.mark.parametrize("ending", ["\r\n", ""])
+def test_a_closed_quote_with_a_line_break_ends_the_file_legitimately(
+    tmp_path: Path, fmt: str, ending: str
+) -> None:
+    """The value a truncated file would give ("abc" and a line break) is a legal last value when
+    its quote is closed, with or without a final line break."""
+    text = 'A,B\r\n1,x\r\n2,"abc\r\n"' + ending
+    frame = _read(tmp_path, _encode(text, fmt), TWO, fmt)
+    assert frame.rows() == [("1", "x"), ("2", "abc\r\n")]
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("A\r\n1\r\n", ["1"]),
+        ("A\r\n1", ["1"]),
+        ("A\r\n1\r\n\r\n", ["1", ""]),  # a one-column file's empty line is an empty value
+        ('A\r\n"x\r\n"\r\n', ["x\r\n"]),
+        ("A\n1\n2", ["1", "2"]),
+        ("A\r\n", []),
+        ("A", []),
+    ],
+)
+def test_one_column_files_end_legitimately(tmp_path: Path, text: str, values: list[str]) -> None:
+    assert _read(tmp_path, text.encode("utf-8"), ONE)["A"].to_list() == values
+
+
+def test_a_one_column_file_with_a_quote_left_open_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match="data row 2 is never closed"):
+        _read(tmp_path, b'A\r\n1\r\n"2\r\n', ONE)
+
+
+def test_a_quote_left_open_in_the_header_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"cannot read the header row.*export it again"):
+        _read(tmp_path, b'A,"B\r\n1,2\r\n', TWO)
+
+
+def test_the_end_of_a_multi_block_file_is_checked(tmp_path: Path) -> None:
+    """Above the parser's 4 MiB block the file arrives in several batches: every row but the end
+    marker comes back, and a quote left open in the last row is still found."""
+    rows = [["A", "B"]] + [[str(i), f'text "{i}", and more'] for i in range(150_000)]
+    text = "".join(",".join(f'"{v.replace(chr(34), 2 * chr(34))}"' for v in row) + "\r\n" for row in rows)
+    assert len(text) > 5 << 20
+    with DataPackage.open(_package(tmp_path, text.encode("utf-8"))) as package:
+        frames = list(package.iter_entity_batches("E", schema=TWO, batch_rows=40_000))
+    assert [f.height for f in frames] == [40_000, 40_000, 40_000, 30_000]
+    assert frames[-1]["B"][-1] == 'text "149999", and more'
+    broken = text.encode("utf-8") + b'150000,"the end was lost\r\n'
+    with pytest.raises(PackageError, match="data row 150001 is never closed"):
+        _read(tmp_path, broken, TWO)
