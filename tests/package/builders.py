@@ -106,7 +106,7 @@ def make_package(
     return path
 
 
-def xlsx(rows: list[list[str]], *, sheet: str) -> bytes:
+def xlsx(rows: list[list[str | None]], *, sheet: str) -> bytes:
     """An xlsx workbook (written by openpyxl) with ``rows`` on sheet ``sheet``."""
     book = openpyxl.Workbook()
     book.active.title = sheet

@@ -5,6 +5,8 @@ not text, malformed sheets."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -12,7 +14,7 @@ import pytest
 
 from d365_assets.package import DataPackage, EntitySchema, PackageError, PackageValueError
 
-from .builders import EntityFile, make_package, unicode_csv, utf8_csv
+from .builders import EntityFile, make_package, unicode_csv, utf8_csv, xlsx
 
 TWO = EntitySchema.of([("A", "string"), ("B", "string")])
 ONE = EntitySchema.of([("A", "string")])
@@ -160,3 +162,80 @@ def test_the_end_of_a_multi_block_file_is_checked(tmp_path: Path) -> None:
     broken = text.encode("utf-8") + b'150000,"the end was lost\r\n'
     with pytest.raises(PackageError, match="data row 150001 is never closed"):
         _read(tmp_path, broken, TWO)
+
+
+# -- every header column has a name of its own ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("A,B,", "header column 3 has no name (the header row ends with a delimiter)"),
+        ("A,,B", "header column 2 has no name;"),
+        ("A, ,B", "header column 2 has no name;"),
+        ("A,B,A", "header columns 1 and 3 are both named 'A'"),
+        ("A,B,b", "header columns 2 and 3 are named 'B' and 'b' (names match case-insensitively)"),
+    ],
+)
+@pytest.mark.parametrize("extra_columns", ["error", "keep"])
+def test_unnamed_or_repeated_header_columns_are_refused(
+    tmp_path: Path, header: str, message: str, extra_columns: str
+) -> None:
+    data = f"{header}\r\n1,2,3\r\n".encode()
+    with DataPackage.open(_package(tmp_path, data)) as package:
+        with pytest.raises(PackageError) as info:
+            package.read_entity("E", schema=TWO, extra_columns=extra_columns)  # type: ignore[arg-type]
+        with pytest.raises(PackageError):
+            package.column_drift("E", TWO)
+    assert "p.zip: entity 'E' (E.csv): " + message in str(info.value)
+    assert "check the data project's field mapping in F&O" in str(info.value)
+
+
+def test_an_empty_first_line_is_refused_not_read_as_an_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match="the header row, is empty"):
+        _read(tmp_path, b"\r\nA,B\r\n1,2\r\n", TWO)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([["A", None, "B"], ["1", "x", "2"]], "header column 2 has no name"),
+        ([["A", "B", "a"], ["1", "2", "3"]], "header columns 1 and 3 are named 'A' and 'a'"),
+        ([[None, None], ["A", "B"], ["1", "2"]], "the first row, the header row, is empty"),
+    ],
+)
+def test_excel_headers_are_checked_too(tmp_path: Path, rows: list[list[str | None]], message: str) -> None:
+    data = xlsx(rows, sheet="E")
+    with pytest.raises(PackageError, match=message):
+        _read(tmp_path, data, TWO, "EXCEL", file_name="E.xlsx")
+
+
+def test_xml_fields_named_twice_are_refused(tmp_path: Path) -> None:
+    data = b"<Document><R><A>1</A><B>2</B></R></Document>"
+    with pytest.raises(PackageError, match="header columns 1 and 3 are both named 'A'"):
+        _read(tmp_path, data, TWO, "XML-Element", file_name="E.xml", fields=("A", "B", "A"))
+
+
+# -- bytes that are not text, malformed sheets ------------------------------------------------------
+
+
+def test_bytes_that_are_not_utf8_are_named_with_the_column(tmp_path: Path) -> None:
+    """Past the header's first read, invalid UTF-8 is met by the CSV parser."""
+    body = "".join(f"r{i},2026-03-01\r\n" for i in range(20_000)).encode()
+    data = b"A,B\r\n" + body + b"x\xffy,2026-03-01\r\n"
+    schema = EntitySchema.of([("A", "string"), ("B", "date")])
+    with pytest.raises(PackageError) as info:
+        _read(tmp_path, data, schema)
+    assert "p.zip: entity 'E' (E.csv): column A holds bytes that are not valid utf-8 text" in str(info.value)
+    assert "encoding of the data project's source data format" in str(info.value)
+
+
+def test_a_malformed_sheet_is_a_package_error(tmp_path: Path) -> None:
+    book = zipfile.ZipFile(io.BytesIO(xlsx([["A", "B"], ["1", "2"]], sheet="E")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as damaged:
+        for name in book.namelist():
+            data = book.read(name)
+            damaged.writestr(name, data[: len(data) // 2] if name.endswith("sheet1.xml") else data)
+    with pytest.raises(PackageError, match=r"\(E.xlsx\): the sheet is malformed \(ParseError"):
+        _read(tmp_path, out.getvalue(), TWO, "EXCEL", file_name="E.xlsx")
