@@ -44,7 +44,8 @@ class ZipLimits:
 
 
 def open_archive(path: str | Path, *, limits: ZipLimits | None = None) -> zipfile.ZipFile:
-    """Open ``path`` as a zip after checking every entry; raises :class:`PackageError` if unsafe.
+    """Open ``path`` as a zip after checking every entry; raises :class:`PackageError` if unsafe,
+    :class:`PackageIntegrityError` if it is not a whole zip (truncated, damaged, not a zip at all).
 
     Refused: names with ``..`` segments, absolute names, drive letters, symbolic links; more entries,
     more total bytes, or a higher per-entry compression ratio than ``limits`` allow. Reading is
@@ -76,12 +77,12 @@ def open_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     """
     where = f"{Path(archive.filename or 'package').name}: entry {info.filename!r}"
     try:
-        return _CheckedMember(archive.open(info), where=where)
+        return _CheckedEntry(archive.open(info), where=where)
     except _DAMAGED as exc:
         raise _damaged(where, exc) from None
 
 
-class _CheckedMember(io.BufferedIOBase):
+class _CheckedEntry(io.BufferedIOBase):
     """A zip entry's stream whose damaged-data errors become :class:`PackageIntegrityError`."""
 
     def __init__(self, member: IO[bytes], *, where: str) -> None:

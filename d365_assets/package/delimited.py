@@ -209,7 +209,7 @@ class _WithEndMarker(io.RawIOBase):
         data = b""
         if self._rest is None:
             data = self._stream.read(size)
-            self._tail = (self._tail + data)[-4:]
+            self._tail = (self._tail + data[-4:])[-4:]
             if 0 <= size <= len(data):
                 return data
             # A short read: the stream has ended (it is a buffered stream).
