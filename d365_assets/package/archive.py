@@ -1,18 +1,34 @@
-"""Opening a package zip safely: no path traversal, no links, bounded size and compression ratio."""
+"""Opening a package zip safely: no path traversal, no links, bounded size and compression ratio.
+
+Damaged bytes (a download cut short, a flipped bit) raise :class:`PackageIntegrityError`, whether
+:func:`open_archive` meets them in the zip's directory or :func:`open_entry`'s stream meets them
+while inflating an entry (bad deflate data, bad CRC, data cut short), never a raw :mod:`zipfile`,
+:mod:`zlib` or ``EOFError`` exception.
+"""
 
 from __future__ import annotations
 
+import io
 import re
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from .errors import PackageError
+from .errors import PackageError, PackageIntegrityError
 
-__all__ = ["ZipLimits", "open_archive"]
+__all__ = ["ZipLimits", "open_archive", "open_entry"]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_ZIP_MAGIC = b"PK"
+# What zipfile raises for damaged bytes: in the directory (a bad record, a version a flipped bit
+# made unknown, an undecodable name), and in an entry (a bad header or CRC, bad deflate data, data
+# cut short, an unknown compression method).
+_DAMAGED_DIRECTORY = (zipfile.BadZipFile, NotImplementedError, EOFError, ValueError)
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+_AGAIN = "the download is corrupt or truncated: download or export the package again"
 
 
 @dataclass(frozen=True)
@@ -28,7 +44,8 @@ class ZipLimits:
 
 
 def open_archive(path: str | Path, *, limits: ZipLimits | None = None) -> zipfile.ZipFile:
-    """Open ``path`` as a zip after checking every entry; raises :class:`PackageError` if unsafe.
+    """Open ``path`` as a zip after checking every entry; raises :class:`PackageError` if unsafe,
+    :class:`PackageIntegrityError` if it is not a whole zip (truncated, damaged, not a zip at all).
 
     Refused: names with ``..`` segments, absolute names, drive letters, symbolic links; more entries,
     more total bytes, or a higher per-entry compression ratio than ``limits`` allow. Reading is
@@ -40,11 +57,10 @@ def open_archive(path: str | Path, *, limits: ZipLimits | None = None) -> zipfil
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise PackageError(f"package {str(path)!r} does not exist") from None
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise PackageError(
-            f"{str(path)!r} is not a zip file ({exc}); a DMF data package is a zip holding "
-            "Manifest.xml, PackageHeader.xml and one file per entity: download it again"
-        ) from None
+    except _DAMAGED_DIRECTORY as exc:
+        raise _unreadable(path, exc) from None
+    except OSError as exc:
+        raise PackageError(f"cannot read package {str(path)!r}: {exc}") from None
     try:
         _check(archive, path, limits)
     except PackageError:
@@ -53,8 +69,65 @@ def open_archive(path: str | Path, *, limits: ZipLimits | None = None) -> zipfil
     return archive
 
 
+def open_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    """Entry ``info`` of ``archive`` as a stream inflated as it is read.
+
+    Damaged bytes raise :class:`PackageIntegrityError` naming the package and the entry, from
+    here or from any read of the stream (the CRC is checked when the last byte is read).
+    """
+    where = f"{Path(archive.filename or 'package').name}: entry {info.filename!r}"
+    try:
+        return _CheckedEntry(archive.open(info), where=where)
+    except _DAMAGED as exc:
+        raise _damaged(where, exc) from None
+
+
+class _CheckedEntry(io.BufferedIOBase):
+    """A zip entry's stream whose damaged-data errors become :class:`PackageIntegrityError`."""
+
+    def __init__(self, member: IO[bytes], *, where: str) -> None:
+        super().__init__()
+        self._member = member
+        self._where = where
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return self._member.read(-1 if size is None else size)
+        except _DAMAGED as exc:
+            raise _damaged(self._where, exc) from None
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+    def close(self) -> None:
+        self._member.close()
+        super().close()
+
+
+def _damaged(where: str, exc: BaseException) -> PackageIntegrityError:
+    detail = str(exc) or type(exc).__name__
+    return PackageIntegrityError(f"{where} is damaged ({detail}); {_AGAIN}")
+
+
+def _unreadable(path: Path, exc: BaseException) -> PackageIntegrityError:
+    """The error for a file :class:`zipfile.ZipFile` cannot open: not a zip, or a damaged one."""
+    with path.open("rb") as file:
+        magic = file.read(len(_ZIP_MAGIC))
+    if magic != _ZIP_MAGIC:
+        return PackageIntegrityError(
+            f"{str(path)!r} is not a zip file (it starts with {magic!r}); a DMF data package is a zip "
+            f"holding Manifest.xml, PackageHeader.xml and one file per entity: {_AGAIN}"
+        )
+    detail = str(exc) or type(exc).__name__
+    return PackageIntegrityError(f"{str(path)!r} is a truncated or damaged zip ({detail}); {_AGAIN}")
+
+
 def _check(archive: zipfile.ZipFile, path: Path, limits: ZipLimits) -> None:
     infos = archive.infolist()
+    size = path.stat().st_size
     if len(infos) > limits.max_entries:
         raise PackageError(f"{path.name}: {len(infos)} entries exceed the limit of {limits.max_entries}")
     total = 0
@@ -66,6 +139,10 @@ def _check(archive: zipfile.ZipFile, path: Path, limits: ZipLimits) -> None:
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise PackageError(f"{path.name}: refusing entry {name!r}: it is a symbolic link")
+        if not 0 <= info.header_offset <= info.header_offset + info.compress_size <= size:
+            raise PackageIntegrityError(
+                f"{path.name}: entry {name!r} lies outside the zip's data (a damaged directory); {_AGAIN}"
+            )
         if info.flag_bits & 0x1:
             raise PackageError(f"{path.name}: entry {name!r} is encrypted; DMF packages never are")
         total += info.file_size

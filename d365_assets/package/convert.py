@@ -10,6 +10,10 @@ date and datetime columns itself (:func:`arrow_read_types`, :data:`ARROW_CONVERT
 :func:`finish_frame`: cheap casts plus checks; a column whose values are not all in the common
 forms is handed to :func:`convert_frame`'s per-column converter, which accepts the rarer forms or
 raises the exact error.
+
+A date's year must be written with 4 digits: ``3/1/26`` is refused, not read as the year 26. The
+CSV parser's ``%Y`` takes fewer digits, so a parsed date before the year 1000 sends its column back
+to be read as text (:class:`ConversionFailed`), where the converter checks the digits.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .delimited import ConversionFailed
 from .errors import PackageValueError
 from .schema import Column, ColumnType, EntitySchema
 
@@ -35,6 +40,7 @@ __all__ = [
 
 DECIMAL_DTYPE = pl.Decimal(32, 6)
 _EMPTY_DATE = dt.date(1900, 1, 1)
+_YEAR_1000 = dt.datetime(1000, 1, 1)
 _DTYPES: dict[ColumnType, pl.DataType] = {
     ColumnType.STRING: pl.String(),
     ColumnType.ENUM: pl.String(),
@@ -47,6 +53,8 @@ _DTYPES: dict[ColumnType, pl.DataType] = {
 _NOYES = {"yes": True, "no": False, "1": True, "0": False, "true": True, "false": False}
 _INTEGER = r"^[+-]?\d+$"
 _DECIMAL = r"^[+-]?(\d+(\.\d{0,6})?|\.\d{1,6})$"
+# The year of every accepted date form, ISO or en-US, written with 4 digits.
+_FOUR_DIGIT_YEAR = r"^(\+?\d{4}-|\d{1,2}/\d{1,2}/\s*\+?\d{4}(\s|$))"
 # Tried in order on ISO text whose "T" became a space and whose "Z" was dropped, and on en-US text.
 _DATETIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S%.f",
@@ -75,6 +83,10 @@ ARROW_CONVERT = {
     "timestamp_parsers": [pacsv.ISO8601, *_ARROW_TIMESTAMP_PARSERS],
 }
 """Keyword arguments of :class:`pyarrow.csv.ConvertOptions` for the types of :func:`arrow_read_types`."""
+_SHORT_YEAR = (
+    "has no 4-digit year: a 4-digit year is required; set the regional settings (language locale) of "
+    "the data project's source data format in F&O to write 4-digit years (en-us does), or ISO 8601 dates"
+)
 _EXPECTED = {
     ColumnType.NOYES: "Yes/No (or 1/0, true/false)",
     ColumnType.INTEGER: "a whole number",
@@ -120,6 +132,7 @@ def finish_frame(
     or raises :class:`PackageValueError` for the first bad value.
     """
     parsed = [c for c in schema if c.name not in text and c.type in _ARROW_TYPES]
+    _check_years(frame, [c for c in parsed if c.type is not ColumnType.NOYES])
     suspects = [c for c in schema if c not in parsed and c.type not in (ColumnType.STRING, ColumnType.ENUM)]
     typed = frame.select([_fast(c, parsed=c in parsed) for c in schema])
     if suspects:
@@ -132,6 +145,20 @@ def finish_frame(
         if slow:
             typed = typed.with_columns(slow)
     return typed
+
+
+def _check_years(frame: pl.DataFrame, dates: list[Column]) -> None:
+    """Raise :class:`ConversionFailed` for a parsed date column holding a year before 1000.
+
+    The CSV parser reads ``3/1/26`` as the year 26; such a column is read again as text, so the
+    per-column converter refuses a year not written with 4 digits, naming row and value.
+    """
+    if not dates:
+        return
+    early = frame.select([(pl.col(c.name) < _YEAR_1000).any() for c in dates]).row(0)
+    for column, found in zip(dates, early, strict=True):
+        if found:
+            raise ConversionFailed(column.name, f"column {column.name}: a year before 1000")
 
 
 def _fast(column: Column, *, parsed: bool) -> pl.Expr:
@@ -185,9 +212,13 @@ def _convert(raw: pl.Series, column: Column, entity: str, first_row: int) -> pl.
     else:
         typed = _parse_datetime(value, present)
     bad = present & typed.is_null()
+    short = None
+    if kind in (ColumnType.DATE, ColumnType.DATETIME):
+        short = typed.is_not_null() & ~value.str.contains(_FOUR_DIGIT_YEAR)
+        bad = bad | short
     if bad.any():
         index = int(bad.arg_max() or 0)
-        _raise(raw[index], index, column, entity, first_row)
+        _raise(raw[index], index, column, entity, first_row, short_year=short is not None and short[index])
     if kind is ColumnType.DATE:
         typed = typed.dt.date()
         typed = _where(typed != _EMPTY_DATE, typed)
@@ -213,12 +244,18 @@ def _parse_datetime(value: pl.Series, present: pl.Series) -> pl.Series:
     return result
 
 
-def _raise(value: object, index: int, column: Column, entity: str, first_row: int) -> None:
+def _raise(
+    value: object, index: int, column: Column, entity: str, first_row: int, *, short_year: bool = False
+) -> None:
     row = first_row + index
     shown = "" if value is None else str(value)
+    problem = (
+        _SHORT_YEAR
+        if short_year
+        else f"is not {_EXPECTED[column.type]}; fix the column's type in the catalog, or the data in F&O"
+    )
     raise PackageValueError(
-        f"entity {entity!r}, column {column.name} ({column.type}), data row {row}: {shown!r} is not "
-        f"{_EXPECTED[column.type]}; fix the column's type in the catalog, or the data in F&O",
+        f"entity {entity!r}, column {column.name} ({column.type}), data row {row}: {shown!r} {problem}",
         entity=entity,
         column=column.name,
         row=row,

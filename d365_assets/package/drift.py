@@ -52,12 +52,7 @@ def plan_columns(
     """Match ``header`` to ``schema`` (case-insensitive, any order); raises on drift unless kept."""
     if extra_columns not in ("error", "keep"):
         raise ValueError(f"extra_columns must be 'error' or 'keep', not {extra_columns!r}")
-    seen: dict[str, str] = {}
-    for name in header:
-        key = name.upper()
-        if key in seen:
-            raise PackageError(f"{where}: the header names column {name!r} twice")
-        seen[key] = name
+    seen = _named_once(header, where=where)
     missing = tuple(c.name for c in schema if c.name.upper() not in seen)
     added = tuple(name for name in header if schema.get(name) is None)
     if extra_columns == "error":
@@ -71,6 +66,23 @@ def plan_columns(
         effective=EntitySchema(tuple(schema.columns) + tuple(extra)),
         drift=ColumnDrift(added=added, missing=missing),
     )
+
+
+def _named_once(header: list[str], *, where: str) -> dict[str, str]:
+    """Upper-cased name -> name; raises for a column without a name or a name used twice."""
+    fix = "export the entity again, and check the data project's field mapping in F&O"
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            trailing = " (the header row ends with a delimiter)" if position == len(header) > 1 else ""
+            raise PackageError(f"{where}: header column {position} has no name{trailing}; {fix}")
+        first = seen.setdefault(name.upper(), position)
+        if first != position:
+            names = f"are both named {name!r}"
+            if header[first - 1] != name:
+                names = f"are named {header[first - 1]!r} and {name!r} (names match case-insensitively)"
+            raise PackageError(f"{where}: header columns {first} and {position} {names}; {fix}")
+    return {name.upper(): name for name in header}
 
 
 def _refuse(missing: tuple[str, ...], added: tuple[str, ...], header: list[str], *, where: str) -> None:

@@ -3,9 +3,10 @@
 ::
 
     PackageError               the package cannot be read: not a zip, unsafe entry, bad manifest,
-    │                          missing file, unknown format, or file columns that do not match the schema
+    │                          missing file, unknown format, malformed file, bad header, or file
+    │                          columns that do not match the schema
     ├── PackageValueError      a value does not parse as its column's type (names entity, column, row, value)
-    ├── PackageIntegrityError  the zip's bytes are damaged (bad CRC, truncated): the download is corrupt
+    ├── PackageIntegrityError  the zip's bytes are damaged (bad CRC, truncated): download or export again
     └── EntityFileError        the entity file is not whole: no header, no natural key, another entity's file
 """
 
@@ -16,6 +17,15 @@ __all__ = ["PackageError", "PackageIntegrityError", "PackageValueError"]
 
 class PackageError(Exception):
     """The data package, its manifest, or one of its entity files cannot be read."""
+
+
+class PackageIntegrityError(PackageError):
+    """The zip's bytes are damaged: the download is corrupt or truncated.
+
+    Raised for a file that is not a whole zip, and for a member whose compressed data does not
+    inflate or whose CRC does not match, whichever reader (manifest, CSV, XML, Excel) meets it.
+    The package cannot be repaired: it is downloaded, or exported, again.
+    """
 
 
 class PackageValueError(PackageError):
@@ -30,7 +40,3 @@ class PackageValueError(PackageError):
         self.column = column
         self.row = row
         self.value = value
-
-
-class PackageIntegrityError(PackageError):
-    """The package's bytes are damaged (a bad CRC, a truncated member): download or export it again."""

@@ -8,7 +8,8 @@ import re
 import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
+from xml.etree.ElementTree import ParseError
 
 import openpyxl
 import pyarrow as pa
@@ -19,6 +20,8 @@ __all__ = ["ExcelFile"]
 
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _DUMMY_PREFIX = "This is a string that is inserted into Excel as a dummy cell"
+# What openpyxl raises, while reading rows, for a malformed sheet (bad XML, cell reference, number).
+_MALFORMED_SHEET = (ParseError, ValueError, KeyError, IndexError)
 
 
 class ExcelFile:
@@ -39,9 +42,11 @@ class ExcelFile:
         chosen = next((n for n in wanted if n in names), names[0] if names else None)
         if chosen is None:
             raise PackageError(f"{where}: the workbook has no sheet")
-        self._rows = self._book[chosen].iter_rows(values_only=True)
+        self._rows = _checked(self._book[chosen].iter_rows(values_only=True), where)
         first = next(self._rows, None)
         self.header = [_text(v).strip() for v in first] if first else []
+        if first is not None and not any(self.header):
+            raise PackageError(f"{where}: the first row, the header row, is empty; export the file again")
         while self.header and not self.header[-1]:
             self.header.pop()
 
@@ -63,6 +68,16 @@ class ExcelFile:
                 yield _batch(self.header, chunk)
         finally:
             self._book.close()
+
+
+def _checked(rows: Iterator[tuple[Any, ...]], where: str) -> Iterator[tuple[Any, ...]]:
+    """``rows``; a malformed sheet raises :class:`PackageError` instead of openpyxl's exception."""
+    try:
+        yield from rows
+    except _MALFORMED_SHEET as exc:
+        raise PackageError(
+            f"{where}: the sheet is malformed ({type(exc).__name__}: {exc}); export the file again"
+        ) from None
 
 
 def _batch(header: list[str], rows: list[list[str]]) -> pa.RecordBatch:

@@ -12,7 +12,7 @@ from typing import IO, Self
 import polars as pl
 import pyarrow as pa
 
-from .archive import ZipLimits, open_archive
+from .archive import ZipLimits, open_archive, open_entry
 from .convert import ARROW_CONVERT, arrow_read_types, convert_frame, empty_frame, finish_frame, polars_dtype
 from .delimited import ConversionFailed, DelimitedFile
 from .drift import ColumnDrift, ColumnPlan, ExtraColumns, plan_columns
@@ -185,7 +185,7 @@ class DataPackage:
         where = f"{self.path.name}: entity {entity.entity_name!r} ({info.filename})"
 
         def open_member() -> IO[bytes]:
-            return self._archive.open(info)
+            return open_entry(self._archive, info)
 
         if fmt.kind == "excel":
             with open_member() as member:
@@ -221,7 +221,7 @@ def _read_required(archive: zipfile.ZipFile, path: Path, name: str) -> bytes:
             f"{path.name} is not a DMF data package: it has no {name} "
             f"(entries: {', '.join(archive.namelist()) or 'none'})"
         )
-    with archive.open(info) as member:
+    with open_entry(archive, info) as member:
         return member.read()
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import io
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import openpyxl
 
 NS = "http://schemas.microsoft.com/dynamics/2015/01/DataManagement"
 
@@ -100,3 +104,63 @@ def make_package(
         for name, data in (extra or {}).items():
             archive.writestr(name, data)
     return path
+
+
+def xlsx(rows: list[list[str | None]], *, sheet: str) -> bytes:
+    """An xlsx workbook (written by openpyxl) with ``rows`` on sheet ``sheet``."""
+    book = openpyxl.Workbook()
+    book.active.title = sheet
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+# -- damaging a package on disk, as a corrupt or cut-short download would ------------------------
+
+
+def entry_data_span(path: Path, name: str) -> tuple[int, int]:
+    """Where entry ``name``'s compressed data lies in the zip file: ``(start, end)`` byte offsets."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    with path.open("rb") as file:
+        file.seek(info.header_offset)
+        local = file.read(30)
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    start = info.header_offset + 30 + name_length + extra_length
+    return start, start + info.compress_size
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    """Invert the bits of the byte at ``offset``."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def damage_entry(path: Path, name: str, *, at: float) -> None:
+    """Flip one byte of entry ``name``'s compressed data, at fraction ``at`` (0..1) of it."""
+    start, end = entry_data_span(path, name)
+    flip_byte(path, start + min(int((end - start) * at), end - start - 1))
+
+
+def wrong_crc(path: Path, name: str) -> None:
+    """Change the CRC-32 the zip's directory records for ``name``; the data itself stays intact."""
+    with zipfile.ZipFile(path) as archive:
+        crc = archive.getinfo(name).CRC
+    data = path.read_bytes()
+    record = data.index(b"PK\x01\x02")  # the first central directory record
+    while True:
+        name_length, extra_length, comment_length = struct.unpack("<HHH", data[record + 28 : record + 34])
+        if data[record + 46 : record + 46 + name_length] == name.encode():
+            break
+        record += 46 + name_length + extra_length + comment_length
+    assert struct.unpack("<I", data[record + 16 : record + 20])[0] == crc
+    path.write_bytes(data[: record + 16] + struct.pack("<I", crc ^ 1) + data[record + 20 :])
+
+
+def truncate(path: Path, *, keep: float) -> None:
+    """Cut the file short, keeping fraction ``keep`` of its bytes (a download that stopped)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
