@@ -44,6 +44,12 @@ _REGISTER_APP = (
     "Microsoft Entra applications, mapped to a user with data management rights; also check that "
     "D365_ENVIRONMENT_URL is the environment's exact URL"
 )
+_EXPORT_REFUSED = (
+    "F&O refused to export data project {project!r} for legal entity {company!r}; check both: the "
+    "data project must exist in F&O under exactly that name (Data management > Data projects, an "
+    "export project holding the entity; or fix data_project in the catalog), and the legal entity "
+    "must exist in F&O and be open to the app's user (or fix the company in the catalog's companies)"
+)
 _HTTPX_FILTER = RedactingFilter()
 
 
@@ -369,7 +375,7 @@ class D365Client:
                         response.read()
                         raise RetryableResponse(response)
         except RetryableResponse as exc:
-            raise self._api_error(action, exc.response) from None
+            raise self._api_error(action, exc.response, body) from None
         except httpx.TransportError as exc:
             raise ApiError(
                 self._redact(
@@ -381,7 +387,7 @@ class D365Client:
                 action=action,
             ) from None
         if response.status_code != 200:
-            raise self._api_error(action, response)
+            raise self._api_error(action, response, body)
         try:
             return action_value(response)
         except ValueError as exc:
@@ -391,7 +397,9 @@ class D365Client:
                 action=action,
             ) from None
 
-    def _api_error(self, action: str, response: httpx.Response) -> D365Error:
+    def _api_error(
+        self, action: str, response: httpx.Response, body: dict[str, Any] | None = None
+    ) -> D365Error:
         status = response.status_code
         if status == 401:
             return AuthenticationError(
@@ -408,7 +416,7 @@ class D365Client:
             fix = "the execution id is unknown to F&O (or not visible yet)"
         else:
             cls = ApiError
-            fix = _fix_for(status, detail)
+            fix = _fix_for(action, status, body or {})
         if status == 429:
             retry_after = response.headers.get("Retry-After", "?")
             fix = f"F&O is throttling (Retry-After {retry_after}s) and retries ran out; try again later"
@@ -542,17 +550,13 @@ def _not_found_yet(exc: ApiError) -> bool:
     return text in ("", "bad request") or "were not found" in text
 
 
-def _fix_for(status: int, detail: str) -> str:
-    lowered = detail.lower()
-    if "definition group" in lowered or "data project" in lowered:
-        return (
-            "create the data project in F&O (Data management > Data projects, an export project holding "
-            "the entity) or fix data_project in the catalog"
+def _fix_for(action: str, status: int, body: dict[str, Any]) -> str:
+    """The advice for a failed action, from what was sent and the HTTP status, never F&O's wording."""
+    if action in ("ExportToPackage", "ExportToPackageAsync") and status == 400:
+        # F&O words an unknown data project and an unknown company alike: name both, as sent.
+        return _EXPORT_REFUSED.format(
+            project=body.get("definitionGroupId", ""), company=body.get("legalEntityId", "")
         )
-    if "model state is invalid" in lowered:
-        return "a body parameter is missing or has the wrong type (a client bug: please report it)"
-    if "legal entity" in lowered or "company" in lowered:
-        return "check the company (legal entity) id in the catalog's companies"
     if status == 403:
         return "the F&O user mapped to the app lacks a role: grant it Data management access"
     if status == 404:

@@ -1,7 +1,7 @@
 """The trust boundary against the emulator over real HTTPS with real msal.
 
 HTTPS only (environment, authority, package URL), execution ids that cannot leave the package
-folder, and downloads checked against the blob's MD5.
+folder, downloads checked against the blob's MD5, and advice that names what was sent.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from d365_assets.emulator import Emulator, EmulatorConfig
 from d365_assets.emulator.faults import Fault
 from d365_assets.fo import (
+    ApiError,
     ClientSecretCredential,
     InsecureUrlError,
     PackageDownloadError,
@@ -132,3 +133,17 @@ def test_corruption_that_persists_is_a_download_error(emu: Emulator, tmp_path: P
     assert "run the export again" in text
     assert "sig=" not in text
     assert _files(tmp_path) == []  # neither <id>.zip nor <id>.zip.part
+
+
+# -- advice ----------------------------------------------------------------------------------
+
+
+def test_an_unknown_company_is_named_with_the_data_project(emu: Emulator) -> None:
+    """F&O words an unknown company like an unknown project: the advice names both, as sent."""
+    with client_for(emu) as client, pytest.raises(ApiError) as info:
+        client.export_to_package(data_project=PROJECT, legal_entity="ZZZZ")
+    text = str(info.value)
+    assert info.value.status_code == 400
+    assert f"data project {PROJECT!r} for legal entity 'ZZZZ'" in text
+    assert "the catalog's companies" in text
+    assert "data_project in the catalog" in text
