@@ -1,6 +1,8 @@
 """Configuration from ``D365_*`` environment variables (a ``.env`` file works too under ``dagster dev``).
 
-With ``D365_ENVIRONMENT_URL`` unset, the code location runs against the embedded F&O emulator.
+With ``D365_ENVIRONMENT_URL`` unset, the code location runs against the embedded F&O emulator. An
+environment URL or authority host that is not ``https://`` fails here, when the definitions load,
+with :class:`~d365_assets.fo.errors.InsecureUrlError` naming the variable to fix.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from d365_assets.fo.credentials import DEFAULT_AUTHORITY_HOST
+from d365_assets.fo.urls import normalize_environment_url, require_https_authority
 from d365_assets.warehouse.loader import is_local_file
 
 __all__ = ["DEFAULT_AUTHORITY_HOST", "Settings"]
@@ -42,6 +45,12 @@ class Settings:
     """Where the embedded emulator keeps its state (CA, credentials, executions, packages)."""
     package_dir: str = DEFAULT_PACKAGE_DIR
     """Where downloaded packages wait to be loaded; a failed load's package waits for the next run."""
+
+    def __post_init__(self) -> None:
+        """Refuse a non-HTTPS environment or authority at once, before any token is asked for or sent."""
+        if self.environment_url:
+            normalize_environment_url(self.environment_url)
+        require_https_authority(self.authority_host)
 
     @property
     def uses_emulator(self) -> bool:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from d365_assets.fo.execution_ids import is_safe_execution_id
+
 __all__ = ["PackageSpool", "SpoolError", "SpooledExport"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -95,6 +97,11 @@ class PackageSpool:
 
     def note(self, table: str, company: str | None, *, execution_id: str, mode: str) -> SpooledExport:
         """Record an export F&O has just accepted, before waiting on it."""
+        if not is_safe_execution_id(execution_id):  # it names files here: never outside the folder
+            raise SpoolError(
+                f"execution id {execution_id[:80]!r} cannot name a file safely, so it was not noted; the "
+                "F&O client refuses such ids before this point: please report it"
+            )
         export = SpooledExport(
             execution_id=execution_id,
             mode=mode,
@@ -114,6 +121,8 @@ class PackageSpool:
         for note in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
             try:
                 details = json.loads(note.read_text(encoding="utf-8"))
+                if details["execution_id"] != note.stem or not is_safe_execution_id(note.stem):
+                    raise ValueError("the execution id does not name this note")
                 found.append(
                     SpooledExport(
                         execution_id=details["execution_id"],
@@ -121,7 +130,7 @@ class PackageSpool:
                         path=note.with_suffix(".zip"),
                     )
                 )
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, TypeError):
                 raise SpoolError(
                     f"{note} is not a readable export note; delete it (and its .zip) and run the "
                     f"entity's reconcile job to reload the table in full"

@@ -1,9 +1,10 @@
 """No secret reaches a log record or an exception text, whatever the flow.
 
-Runs success, a 401 token renewal, a 403 SAS renewal, Failed, PartiallySucceeded, a wrong secret and
-a timeout against the emulator, capturing every log record at DEBUG from every logger (httpx,
-httpcore, msal, urllib3, d365_assets.*, the emulator's own) and every exception text, and searches
-them for the client secret, each bearer token actually sent and each SAS signature.
+Runs success, a 401 token renewal, a 403 SAS renewal, Failed, PartiallySucceeded, a wrong secret, an
+http package URL, a corrupted download, an unsafe execution id and a timeout against the emulator,
+capturing every log record at DEBUG from every logger (httpx, httpcore, msal, urllib3, d365_assets.*,
+the emulator's own) and every exception text, and searches them for the client secret, each bearer
+token actually sent and each SAS signature (``sig=`` shows only as ``sig=***``).
 """
 
 from __future__ import annotations
@@ -107,10 +108,16 @@ def test_no_secret_in_logs_or_errors(tmp_path: Path, everything: _Everything) ->
         run(FAILED)
         run(PARTIAL)
         run(PROJECT, client_secret="wrong-" + emu.client_secret[:10])
+        emu.set_faults(Fault("http_package_url"))
+        run(PROJECT)  # refused before the download: the URL is shown without its query
+        emu.set_faults(Fault("blob_corrupt", count=-1))
+        run(PROJECT)  # never matches the blob's MD5
+        emu.set_faults(Fault("foreign_execution_id", execution_id="../../../../x"))
+        run(PROJECT)  # an execution id that cannot name a file
         emu.set_faults(Fault("never_finish"))
         run(PROJECT, poll_timeout=0.5)
         secret = emu.client_secret
-    assert len(errors) == 3 * 3  # Failed, wrong secret, timeout
+    assert len(errors) == 6 * 3  # Failed, wrong secret, http URL, corrupt, unsafe id, timeout
     assert len(seen) >= 5  # tokens (three clients + a renewal) and signatures
     texts = everything.texts + errors
     assert any("HTTP Request" in t for t in texts)  # httpx did log, with its URLs
@@ -118,6 +125,7 @@ def test_no_secret_in_logs_or_errors(tmp_path: Path, everything: _Everything) ->
         assert secret not in text
         for value in seen:
             assert value not in text, f"a token or SAS signature in: {text[:200]}"
+        assert "sig=" not in text.replace("sig=***", ""), f"a SAS signature in: {text[:200]}"
 
 
 def test_no_secret_in_dagster_events_or_failures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,12 +1,21 @@
-"""The blob storage origin: SAS-authorised, streamed package downloads (with ``Range`` support)."""
+"""The blob storage origin: SAS-authorised, streamed package downloads (with ``Range`` support).
+
+Like Azure Blob Storage for a blob stored with an MD5, a GET tells the whole blob's MD5 (base64):
+in ``Content-MD5`` when it reads the whole blob, in ``x-ms-blob-content-md5`` when it has a ``Range``
+header. ``EmulatorConfig.blob_content_md5 = False`` plays blobs stored without one (no such header).
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
 from email.utils import format_datetime
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
@@ -57,6 +66,22 @@ def _blob_not_found() -> Response:
     return _storage_error(404, "BlobNotFound", "The specified blob does not exist.")
 
 
+@functools.lru_cache(maxsize=256)
+def _md5_of(path: str, mtime_ns: int, size: int) -> str:
+    """The base64 MD5 of a package file (blobs never change once built; the key notices if one did)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode("ascii")
+
+
+def _md5_header(path: Path, *, ranged: bool) -> dict[str, str]:
+    stat = path.stat()
+    value = _md5_of(str(path), stat.st_mtime_ns, stat.st_size)
+    return {"x-ms-blob-content-md5" if ranged else "Content-MD5": value}
+
+
 def build_blob_app(
     *, service: DmfService, sas_key: bytes, retention_seconds: float, clock: Callable[[], float] = time.time
 ) -> Starlette:
@@ -87,6 +112,9 @@ def build_blob_app(
             "x-ms-version": SAS_VERSION,
             "x-ms-request-id": str(uuid.uuid4()),
         }
+        if service.config.blob_content_md5:
+            ranged = "range" in request.headers
+            headers.update(await run_in_threadpool(_md5_header, path, ranged=ranged))
         return FileResponse(path, media_type="application/octet-stream", headers=headers)
 
     return Starlette(routes=[Route("/dmf/{blob}", download, methods=["GET", "HEAD"])])

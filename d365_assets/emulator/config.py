@@ -94,6 +94,8 @@ class EmulatorConfig:
     token_lifetime_seconds: int = 3599
     sas_lifetime_seconds: float = 3600.0
     retention_seconds: float = 7 * 24 * 3600.0
+    blob_content_md5: bool = True
+    """Package blobs have a stored MD5, sent on downloads (``Content-MD5`` / ``x-ms-blob-content-md5``)."""
 
     not_visible_seconds: float = 0.2
     not_run_seconds: float = 0.2

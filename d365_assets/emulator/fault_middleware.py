@@ -165,10 +165,14 @@ async def _package_url(
         if await run_in_threadpool(faults.take, ("empty_package_url",)) is not None:
             captured.body = bytearray(envelope("", environment_url=environment_url).body)
         else:
+            answer = value
             fault = await run_in_threadpool(faults.take, ("sas_expiry",))
             if fault is not None:
-                resigned = _resign(value, key=sas_key, seconds=fault.seconds)
-                captured.body = bytearray(envelope(resigned, environment_url=environment_url).body)
+                answer = _resign(answer, key=sas_key, seconds=fault.seconds)
+            if await run_in_threadpool(faults.take, ("http_package_url",)) is not None:
+                answer = "http://" + answer.removeprefix("https://")
+            if answer != value:
+                captured.body = bytearray(envelope(answer, environment_url=environment_url).body)
     elif captured.status == 200:
         await run_in_threadpool(faults.take, ("empty_package_url",))  # an empty answer counts too
     await _send_captured(captured, send)
@@ -185,6 +189,9 @@ def _resign(url: str, *, key: bytes, seconds: float) -> str:
 async def _export(
     app: ASGIApp, scope: Scope, body: bytes, send: Send, *, faults: FaultStore, project: str
 ) -> None:
+    foreign = await run_in_threadpool(faults.take, ("foreign_execution_id",), project=project)
+    if foreign is not None:  # F&O runs it under another id than the one sent ("": one of its own)
+        body = json.dumps({**_json(body), "executionId": foreign.execution_id}).encode()
     captured = await _capture(app, scope, body)
     if captured.status == 200:
         execution_id = str(_json(bytes(captured.body)).get("value", ""))
@@ -242,7 +249,7 @@ def _token_throttled(retry_after: int) -> Response:
 
 
 def blob_faults(app: ASGIApp, *, faults: FaultStore) -> ASGIApp:
-    """Wrap the blob origin: 503 ServerBusy, and connections dropped mid-body."""
+    """Wrap the blob origin: 503 ServerBusy, connections dropped mid-body, and a changed byte."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or not _BLOB.match(scope.get("path", "")):
@@ -253,7 +260,7 @@ def blob_faults(app: ASGIApp, *, faults: FaultStore) -> ASGIApp:
             await _server_busy(busy.retry_after)(scope, receive, send)
             return
         try:
-            await app(scope, receive, _dropping_send(send, faults=faults))
+            await app(scope, receive, _dropping_send(_corrupting_send(send, faults=faults), faults=faults))
         except _Dropped:
             return  # response started, never completed: the server closes the connection
 
@@ -303,6 +310,32 @@ def _dropping_send(send: Send, *, faults: FaultStore) -> Callable[[Message], Awa
                 await send({"type": "http.response.body", "body": chunk[:room], "more_body": True})
             raise _Dropped
         state["sent"] = int(state["sent"] or 0) + len(chunk)
+        await send(message)
+
+    return wrapped
+
+
+def _corrupting_send(send: Send, *, faults: FaultStore) -> Callable[[Message], Awaitable[None]]:
+    """A ``send`` that, when a blob_corrupt fault fires on a 200/206, changes one byte of the body."""
+    state: dict[str, int | None] = {"at": None, "seen": 0}
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            if message["status"] in (200, 206):
+                fault = await run_in_threadpool(faults.take, ("blob_corrupt",))
+                if fault is not None:
+                    length = int(dict(message.get("headers", [])).get(b"content-length", b"0") or 0)
+                    state["at"] = fault.after_bytes if 0 < fault.after_bytes < length else length // 2
+            await send(message)
+            return
+        at, seen = state["at"], int(state["seen"] or 0)
+        if at is not None and message["type"] == "http.response.body":
+            chunk = message.get("body", b"")
+            if seen <= at < seen + len(chunk):
+                index = at - seen
+                flipped = chunk[:index] + bytes([chunk[index] ^ 0xFF]) + chunk[index + 1 :]
+                message = {**message, "body": flipped}
+            state["seen"] = seen + len(chunk)
         await send(message)
 
     return wrapped

@@ -15,6 +15,11 @@ Kinds (``origin``: effect):
   400 (a bare "Bad request", or "Execution details were not found ...").
 - ``empty_package_url`` (F&O): GetExportedPackageUrl answers ``""``.
 - ``sas_expiry`` (F&O): package URLs are signed with a ``seconds`` window (<= 0: already expired).
+- ``http_package_url`` (F&O): GetExportedPackageUrl answers the package URL with ``http://`` (as a
+  proxy or load balancer that rewrites the scheme would); the emulator's blob origin is HTTPS only.
+- ``foreign_execution_id`` (F&O): ExportToPackage (of ``project``, if set) runs under another id than
+  the one sent, and answers it: ``execution_id``, or F&O's own ``ExportPackage-<date time>`` form
+  when empty (F&O does so when parallel exports share an execution id).
 - ``lost_response`` (F&O): the action runs, then the connection drops before the response (a
   client retry of ExportToPackage then meets its own execution id).
 - ``never_finish`` / ``stay_not_run`` (F&O): new exports (of ``project``, if set) stay Executing
@@ -24,6 +29,8 @@ Kinds (``origin``: effect):
   token response still says ``expires_in: <token lifetime>`` (F&O then answers 401).
 - ``blob_unavailable`` (blob): downloads answer 503 ``ServerBusy``.
 - ``blob_drop`` (blob): a download sends ``after_bytes`` bytes (0: half) and drops the connection.
+- ``blob_corrupt`` (blob): a download's body has its byte at ``after_bytes`` (0: the middle one)
+  changed; the length is the same, so only the blob's MD5 tells.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ FAULT_KINDS = (
     "status_not_found",
     "empty_package_url",
     "sas_expiry",
+    "http_package_url",
+    "foreign_execution_id",
     "lost_response",
     "never_finish",
     "stay_not_run",
@@ -60,6 +69,7 @@ FAULT_KINDS = (
     "token_expiry",
     "blob_unavailable",
     "blob_drop",
+    "blob_corrupt",
 )
 
 THROTTLE_MESSAGES: Mapping[str, str] = {
@@ -92,9 +102,12 @@ class Fault:
     seconds: float = 0.0
     """token_expiry: real token lifetime; sas_expiry: SAS window (<= 0: already expired)."""
     after_bytes: int = 0
-    """blob_drop: bytes sent before the connection drops (0: half the body)."""
+    """blob_drop: bytes sent before the connection drops (0: half the body); blob_corrupt: the body
+    byte changed (0, or beyond the body: the middle one)."""
     project: str = ""
-    """never_finish/stay_not_run: only exports of this data project (empty: any)."""
+    """never_finish/stay_not_run/foreign_execution_id: only exports of this data project (empty: any)."""
+    execution_id: str = ""
+    """foreign_execution_id: the id ExportToPackage runs under and answers (empty: F&O's own form)."""
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:

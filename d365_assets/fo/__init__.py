@@ -11,7 +11,7 @@
 """
 
 from .auth import MsalAuth, MsalHttpClient
-from .client import D365Client, new_execution_id, normalize_environment_url, token_scope
+from .client import D365Client
 from .credentials import ClientCertificateCredential, ClientSecretCredential, Credential
 from .errors import (
     ApiError,
@@ -20,12 +20,16 @@ from .errors import (
     ExecutionNotFoundError,
     ExportFailedError,
     ExportTimeoutError,
+    InsecureUrlError,
     PackageDownloadError,
+    UnsafeExecutionIdError,
 )
+from .execution_ids import is_safe_execution_id, new_execution_id
 from .models import DownloadedFile, ExecutionStatus, ExportedPackage
 from .redact import RedactingFilter, redact
 from .retry import RetryPolicy
 from .tls import ssl_context
+from .urls import display_url, normalize_environment_url, token_scope
 
 __all__ = [
     "ApiError",
@@ -41,11 +45,15 @@ __all__ = [
     "ExportFailedError",
     "ExportTimeoutError",
     "ExportedPackage",
+    "InsecureUrlError",
     "MsalAuth",
     "MsalHttpClient",
     "PackageDownloadError",
     "RedactingFilter",
     "RetryPolicy",
+    "UnsafeExecutionIdError",
+    "display_url",
+    "is_safe_execution_id",
     "new_execution_id",
     "normalize_environment_url",
     "redact",

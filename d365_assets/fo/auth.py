@@ -3,7 +3,7 @@
 Tokens come from :mod:`msal` (which caches them and renews them 5 minutes before expiry). msal talks
 to the authority through :class:`MsalHttpClient`, an adapter over an :class:`httpx.Client` with the
 client's own TLS context and ``trust_env=False``, so ``REQUESTS_CA_BUNDLE`` and ``CURL_CA_BUNDLE`` can
-never change certificate verification.
+never change certificate verification; it refuses any URL that is not HTTPS before sending.
 
 A throttled (429) or failing (5xx, unreachable) token endpoint is retried within the client's
 :class:`~d365_assets.fo.retry.RetryPolicy`, honouring ``Retry-After``. msal itself caches such a
@@ -26,6 +26,7 @@ from .credentials import ClientCertificateCredential, ClientSecretCredential, Cr
 from .errors import AuthenticationError
 from .redact import redact
 from .retry import RetryPolicy
+from .urls import require_https
 
 __all__ = ["ClientCertificateCredential", "ClientSecretCredential", "MsalAuth", "MsalHttpClient"]
 
@@ -55,11 +56,13 @@ class MsalHttpClient:
         return response
 
     def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> httpx.Response:
+        _require_https(url)
         return self._seen(self._client.get(url, params=params, headers=headers, **_httpx_kwargs(kwargs)))
 
     def post(
         self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any
     ) -> httpx.Response:
+        _require_https(url)  # e.g. a token_endpoint from the discovery document: the secret goes there
         body: dict[str, Any] = {}
         if isinstance(data, Mapping):
             # msal passes a certificate's client_assertion as bytes; httpx would send "b'...'".
@@ -74,6 +77,15 @@ class MsalHttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _require_https(url: str) -> None:
+    require_https(
+        url,
+        what="the token authority's endpoint",
+        fix="the authority (or its /.well-known/openid-configuration document) names a URL that is "
+        "not HTTPS; check D365_AUTHORITY_HOST and the authority's configuration",
+    )
 
 
 def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

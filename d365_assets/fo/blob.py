@@ -1,7 +1,15 @@
-"""Streaming a package from its SAS URL to disk: no bearer token, bounded memory, resumable."""
+"""Streaming a package from its SAS URL to disk: no bearer token, bounded memory, resumable, verified.
+
+Only an ``https://`` package URL is followed. When the blob host tells the blob's MD5 (Azure Blob
+Storage sends ``Content-MD5`` on a whole-blob GET and ``x-ms-blob-content-md5`` on a ranged one, for a
+blob stored with an MD5), the downloaded file must match it; a mismatch is downloaded afresh, like a
+body that ended early.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 import re
@@ -16,6 +24,7 @@ from .errors import PackageDownloadError
 from .models import DownloadedFile
 from .redact import redact
 from .retry import RETRYABLE_STATUS, RetryableResponse, RetryPolicy, retrying
+from .urls import display_url, is_https
 
 __all__ = ["download_blob"]
 
@@ -32,6 +41,10 @@ class _Incomplete(Exception):
     """The body ended before Content-Length bytes arrived."""
 
 
+class _Corrupt(Exception):
+    """The downloaded bytes do not match the blob's MD5: download them again."""
+
+
 @dataclass
 class _State:
     url: str = ""
@@ -39,6 +52,8 @@ class _State:
     refreshes: int = 0
     resumes: int = 0
     total: int | None = None
+    md5: bytes | None = None
+    """The whole blob's MD5 as the blob host tells it; None when it does not."""
     last_log: float = 0.0
 
 
@@ -62,7 +77,8 @@ def download_blob(
     after each 403 (an expired SAS), at most ``max_url_refreshes`` times. A connection that drops
     mid-body resumes with ``Range: bytes=N-``. The body streams into ``<destination>.part`` in
     the pieces the network delivers (``chunk_size`` is kept for compatibility) and is renamed into place
-    once its size matches ``Content-Length``.
+    once its size matches ``Content-Length`` and its MD5 the blob's (when the host sends one). A URL
+    that is not ``https://`` is refused before any request.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +94,8 @@ def download_blob(
         if state.need_url:
             state.url = fresh_url()
             state.need_url = False
+            if not is_https(state.url):
+                raise _insecure_url(execution_id, state.url)
         offset = part.stat().st_size if part.exists() else 0
         headers = {"Accept-Encoding": "identity"}
         if offset:
@@ -120,11 +138,13 @@ def download_blob(
                     raise _Incomplete("unexpected Content-Range; restarting")
                 if match.group(3) != "*":
                     state.total = int(match.group(3))
+                _same_blob(state, _blob_md5(response.headers, ranged=True), part)
                 mode = "ab"
             elif status == 200:
                 offset = 0
                 length = response.headers.get("Content-Length")
                 state.total = int(length) if length and length.isdigit() else None
+                state.md5 = _blob_md5(response.headers, ranged=False)
                 mode = "wb"
             else:
                 raise PackageDownloadError(
@@ -145,30 +165,40 @@ def download_blob(
         if state.total is not None and received != state.total:
             say(logging.WARNING, f"download of {execution_id} stopped at {received} of {state.total} bytes")
             raise _Incomplete(f"the body ended at {received} of {state.total} bytes")
+        if state.md5 is not None and _file_md5(part) != state.md5:
+            part.unlink(missing_ok=True)
+            say(logging.WARNING, f"the download of {execution_id} does not match the blob's MD5; again")
+            raise _Corrupt("the downloaded bytes do not match the blob's MD5")
 
     try:
         for attempt_ in retrying(
             policy,
             what=f"downloading package {execution_id}",
-            retry_on=(RetryableResponse, httpx.TransportError, _SasRejected, _Incomplete),
+            retry_on=(RetryableResponse, httpx.TransportError, _SasRejected, _Incomplete, _Corrupt),
             sleep=sleep,
             clock=clock,
             secrets=secrets,
         ):
             with attempt_:
                 attempt()
-    except (httpx.TransportError, RetryableResponse, _Incomplete, _SasRejected) as exc:
+    except (httpx.TransportError, RetryableResponse, _Incomplete, _SasRejected, _Corrupt) as exc:
         part.unlink(missing_ok=True)
+        fix = (
+            "something between the blob host and this machine changes the bytes (a proxy, a virus "
+            "scanner or a faulty network link): check it"
+            if isinstance(exc, _Corrupt)
+            else "check the network path to the blob host"
+        )
         raise PackageDownloadError(
             redact(
                 f"downloading the package of {execution_id} failed after {policy.max_attempts} attempts "
-                f"({_describe(exc)}); check the network path to the blob host, then run the export again",
+                f"({_describe(exc)}); {fix}, then run the export again",
                 *secrets(),
             ),
             execution_id=execution_id,
         ) from None
-    except PackageDownloadError:
-        part.unlink(missing_ok=True)
+    except BaseException:
+        part.unlink(missing_ok=True)  # nothing half-downloaded stays behind, whatever stopped it
         raise
 
     size = part.stat().st_size
@@ -198,6 +228,48 @@ def download_blob(
     return result
 
 
+def _insecure_url(execution_id: str, url: str) -> PackageDownloadError:
+    return PackageDownloadError(
+        f"F&O gave the package of {execution_id} a URL that is not HTTPS ({display_url(url)}); it was not "
+        "downloaded, since the package and its SAS would travel in clear text. F&O's package URLs are "
+        "https:// blob storage URLs: find what rewrites them (a proxy, or the environment's storage "
+        "configuration), then run the export again",
+        execution_id=execution_id,
+    )
+
+
+def _blob_md5(headers: httpx.Headers, *, ranged: bool) -> bytes | None:
+    """The whole blob's MD5 from a GET's headers (a ranged GET's ``Content-MD5`` is the range's)."""
+    value = headers.get("x-ms-blob-content-md5") or (None if ranged else headers.get("Content-MD5"))
+    if not value:
+        return None
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except ValueError:
+        digest = b""
+    if len(digest) != 16:
+        _log.warning("the blob host sent an unreadable MD5 header; the download is checked by size only")
+        return None
+    return digest
+
+
+def _same_blob(state: _State, md5: bytes | None, part: Path) -> None:
+    """A resumed range must come from the blob the first bytes came from (same MD5), else restart."""
+    if md5 is not None and state.md5 is not None and md5 != state.md5:
+        part.unlink(missing_ok=True)
+        state.md5 = None
+        raise _Incomplete("the blob changed between two ranges; restarting")
+    state.md5 = state.md5 or md5
+
+
+def _file_md5(path: Path) -> bytes:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()
+
+
 def _progress(execution_id: str, received: int, total: int | None, seconds: float) -> str:
     rate = received / 1e6 / seconds if seconds > 0 else 0.0
     of = f" of {total / 1e6:.1f} MB ({100 * received / total:.0f}%)" if total else ""
@@ -211,4 +283,6 @@ def _describe(exc: BaseException) -> str:
         return "the body ended early"
     if isinstance(exc, _SasRejected):
         return "HTTP 403"
+    if isinstance(exc, _Corrupt):
+        return "the downloaded bytes did not match the blob's MD5 each time"
     return f"{type(exc).__name__}: {exc}"

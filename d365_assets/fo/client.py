@@ -6,13 +6,10 @@ import json
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,14 +26,16 @@ from .errors import (
     ExportFailedError,
     ExportTimeoutError,
 )
+from .execution_ids import is_safe_execution_id, new_execution_id, package_file_name, unsafe_answer_error
 from .metadata import MetadataError, parse_metadata
 from .models import DownloadedFile, ExecutionStatus, ExportedPackage
 from .odata import action_value, odata_error
 from .redact import RedactingFilter, redact
 from .retry import RETRYABLE_STATUS, RetryableResponse, RetryPolicy, retrying
 from .tls import ssl_context
+from .urls import display_url, is_https, normalize_environment_url, require_https_authority, token_scope
 
-__all__ = ["D365Client", "new_execution_id", "normalize_environment_url", "token_scope"]
+__all__ = ["D365Client"]
 
 _log = logging.getLogger("d365_assets.fo")
 _ACTIONS = "data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities."
@@ -45,30 +44,13 @@ _REGISTER_APP = (
     "Microsoft Entra applications, mapped to a user with data management rights; also check that "
     "D365_ENVIRONMENT_URL is the environment's exact URL"
 )
+_EXPORT_REFUSED = (
+    "F&O refused to export data project {project!r} for legal entity {company!r}; check both: the "
+    "data project must exist in F&O under exactly that name (Data management > Data projects, an "
+    "export project holding the entity; or fix data_project in the catalog), and the legal entity "
+    "must exist in F&O and be open to the app's user (or fix the company in the catalog's companies)"
+)
 _HTTPX_FILTER = RedactingFilter()
-
-
-def normalize_environment_url(url: str) -> str:
-    """``url`` without trailing slashes or query; an on-premises ``/namespaces/AXSF`` path is kept."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise D365Error(
-            f"environment URL {url!r} is not an absolute URL: set D365_ENVIRONMENT_URL to "
-            "https://<environment>.operations.dynamics.com"
-        )
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def token_scope(environment_url: str) -> str:
-    """The Entra scope for an environment: its origin (no path, no trailing slash) + ``/.default``."""
-    parts = urlsplit(normalize_environment_url(environment_url))
-    return f"{parts.scheme}://{parts.netloc}/.default"
-
-
-def new_execution_id(data_project: str) -> str:
-    """A fresh, unique execution id: ``<project>-<UTC yyyymmddThhmmss>-<12 hex>``."""
-    return f"{data_project}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
 
 
 class D365Client:
@@ -101,6 +83,7 @@ class D365Client:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.environment_url = normalize_environment_url(environment_url)
+        require_https_authority(credential.authority)
         self.credential = credential
         self._metadata_schemas: dict[str, EntitySchema] | None = None
         self.poll_interval = poll_interval
@@ -176,10 +159,13 @@ class D365Client:
     ) -> str:
         """Start ``ExportToPackage`` for a data project and company; returns the execution id.
 
-        A fresh unique id is generated unless one is given; the package is named after it.
+        A fresh unique id is generated unless one is given; the package is named after it, so a given
+        id, and an id F&O answers with instead of ours, must be safe as a file name
+        (:class:`UnsafeExecutionIdError` otherwise, raised before anything is written).
         """
         generated = not execution_id
         execution_id = execution_id or new_execution_id(data_project)
+        package_file_name(execution_id)  # a caller's unsafe id is refused before F&O starts anything
         body = {
             "definitionGroupId": data_project,
             "packageName": execution_id,
@@ -199,6 +185,12 @@ class D365Client:
             )
             value = execution_id
         returned = str(value or "") or execution_id
+        if returned != execution_id and not is_safe_execution_id(returned):
+            error = unsafe_answer_error(
+                returned=returned, sent=execution_id, data_project=data_project, secrets=self._secrets()
+            )
+            self._error(str(error))
+            raise error
         self._info(f"export started: project {data_project}, company {legal_entity}, execution {returned}")
         return returned
 
@@ -215,8 +207,19 @@ class D365Client:
         return _error_list(self._action("GetExecutionErrors", {"executionId": execution_id}))
 
     def get_execution_summary_page_url(self, execution_id: str) -> str:
-        """``GetExecutionSummaryPageUrl``: the F&O page showing the execution."""
-        return str(self._action("GetExecutionSummaryPageUrl", {"executionId": execution_id}) or "")
+        """``GetExecutionSummaryPageUrl``: the F&O page showing the execution; ``""`` unless HTTPS.
+
+        The page is shown as a link (in errors and Dagster metadata), so anything but an ``https://``
+        URL (``http:``, ``javascript:``, a relative path) is dropped with a warning.
+        """
+        page = str(self._action("GetExecutionSummaryPageUrl", {"executionId": execution_id}) or "")
+        if page and not is_https(page):
+            self._warning(
+                f"GetExecutionSummaryPageUrl of {execution_id} answered {display_url(page)}, not an "
+                "https:// URL; it is not shown"
+            )
+            return ""
+        return page
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -337,6 +340,7 @@ class D365Client:
         Lets a caller note the execution id first, so an interrupted wait or download can be
         completed later (F&O keeps the package for 7 days) instead of losing a change-tracked delta.
         """
+        destination = Path(destination_dir) / package_file_name(execution_id)  # before any request
         started = self._clock()
         status = self.wait_for_execution(execution_id)
         warnings: list[str] = []
@@ -346,9 +350,7 @@ class D365Client:
                 self._warning(f"execution {execution_id} partially succeeded: {warning}")
         url = self.wait_for_package_url(execution_id)
         exported = self._clock()
-        downloaded = self.download_package(
-            execution_id=execution_id, destination=Path(destination_dir) / f"{execution_id}.zip", url=url
-        )
+        downloaded = self.download_package(execution_id=execution_id, destination=destination, url=url)
         return ExportedPackage(
             execution_id=execution_id,
             status=status,
@@ -373,7 +375,7 @@ class D365Client:
                         response.read()
                         raise RetryableResponse(response)
         except RetryableResponse as exc:
-            raise self._api_error(action, exc.response) from None
+            raise self._api_error(action, exc.response, body) from None
         except httpx.TransportError as exc:
             raise ApiError(
                 self._redact(
@@ -385,7 +387,7 @@ class D365Client:
                 action=action,
             ) from None
         if response.status_code != 200:
-            raise self._api_error(action, response)
+            raise self._api_error(action, response, body)
         try:
             return action_value(response)
         except ValueError as exc:
@@ -395,7 +397,9 @@ class D365Client:
                 action=action,
             ) from None
 
-    def _api_error(self, action: str, response: httpx.Response) -> D365Error:
+    def _api_error(
+        self, action: str, response: httpx.Response, body: dict[str, Any] | None = None
+    ) -> D365Error:
         status = response.status_code
         if status == 401:
             return AuthenticationError(
@@ -412,7 +416,7 @@ class D365Client:
             fix = "the execution id is unknown to F&O (or not visible yet)"
         else:
             cls = ApiError
-            fix = _fix_for(status, detail)
+            fix = _fix_for(action, status, body or {})
         if status == 429:
             retry_after = response.headers.get("Retry-After", "?")
             fix = f"F&O is throttling (Retry-After {retry_after}s) and retries ran out; try again later"
@@ -546,17 +550,13 @@ def _not_found_yet(exc: ApiError) -> bool:
     return text in ("", "bad request") or "were not found" in text
 
 
-def _fix_for(status: int, detail: str) -> str:
-    lowered = detail.lower()
-    if "definition group" in lowered or "data project" in lowered:
-        return (
-            "create the data project in F&O (Data management > Data projects, an export project holding "
-            "the entity) or fix data_project in the catalog"
+def _fix_for(action: str, status: int, body: dict[str, Any]) -> str:
+    """The advice for a failed action, from what was sent and the HTTP status, never F&O's wording."""
+    if action in ("ExportToPackage", "ExportToPackageAsync") and status == 400:
+        # F&O words an unknown data project and an unknown company alike: name both, as sent.
+        return _EXPORT_REFUSED.format(
+            project=body.get("definitionGroupId", ""), company=body.get("legalEntityId", "")
         )
-    if "model state is invalid" in lowered:
-        return "a body parameter is missing or has the wrong type (a client bug: please report it)"
-    if "legal entity" in lowered or "company" in lowered:
-        return "check the company (legal entity) id in the catalog's companies"
     if status == 403:
         return "the F&O user mapped to the app lacks a role: grant it Data management access"
     if status == 404:

@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from .errors import AuthenticationError
+from .urls import require_https_authority
 
 __all__ = ["ClientCertificateCredential", "ClientSecretCredential", "Credential", "authority_url"]
 
@@ -38,6 +39,10 @@ class _Authority:
 
     tenant_id: str
     authority_host: str
+
+    def __post_init__(self) -> None:
+        # The secret (or a signed assertion) goes to the authority: refuse anything but HTTPS at once.
+        require_https_authority(self.authority)
 
     @property
     def authority(self) -> str:

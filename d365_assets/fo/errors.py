@@ -6,6 +6,8 @@ first, so no secret, bearer token or SAS signature ever reaches a log or a trace
 ::
 
     D365Error                      base class: catch this to catch everything below
+    ├── InsecureUrlError           an environment or authority URL that is not HTTPS
+    ├── UnsafeExecutionIdError     an execution id that cannot safely name a file
     ├── AuthenticationError        no token from Entra ID, or F&O answered 401 to a valid token
     ├── ApiError                   an F&O action failed (HTTP status, OData error, or unreachable)
     │   └── ExecutionNotFoundError the 400 "execution details were not found" of a young execution
@@ -23,12 +25,36 @@ __all__ = [
     "ExecutionNotFoundError",
     "ExportFailedError",
     "ExportTimeoutError",
+    "InsecureUrlError",
     "PackageDownloadError",
+    "UnsafeExecutionIdError",
 ]
 
 
 class D365Error(Exception):
     """Base class of every error raised by :mod:`d365_assets.fo`."""
+
+
+class InsecureUrlError(D365Error):
+    """A URL that would carry a token, a secret or a package is not HTTPS (nothing was sent to it).
+
+    ``url`` is the URL as shown: scheme, host and path, never its query (a SAS) or a password.
+    """
+
+    def __init__(self, text: str, *, url: str) -> None:
+        super().__init__(text)
+        self.url = url
+
+
+class UnsafeExecutionIdError(D365Error):
+    """An execution id that would name a file outside the package folder, or an unusable one.
+
+    Raised before anything is written; ``execution_id`` is the id as received (possibly shortened).
+    """
+
+    def __init__(self, text: str, *, execution_id: str) -> None:
+        super().__init__(text)
+        self.execution_id = execution_id
 
 
 class AuthenticationError(D365Error):

@@ -1,7 +1,9 @@
-"""Blob origin: SAS checks (expiry, tampering), Range requests, no bearer needed."""
+"""Blob origin: SAS checks (expiry, tampering), Range requests, no bearer needed, the blob's MD5."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 from pathlib import Path
 
@@ -66,3 +68,32 @@ def test_blob_gone_after_retention(state_dir: Path) -> None:
         gone = fo.http.get(url)
         assert gone.status_code == 404
         assert gone.headers["x-ms-error-code"] == "BlobNotFound"
+
+
+def test_the_blob_md5_as_azure_sends_it(client: FoClient) -> None:
+    """Whole-blob GET: Content-MD5; ranged GET: x-ms-blob-content-md5 (the whole blob's), no Content-MD5."""
+    url = _package_url(client, "D365A-CustomersV3")
+    whole = client.http.get(url)
+    md5 = base64.b64encode(hashlib.md5(whole.content, usedforsecurity=False).digest()).decode()
+    assert whole.headers["Content-MD5"] == md5
+    assert "x-ms-blob-content-md5" not in whole.headers
+    part = client.http.get(url, headers={"Range": "bytes=100-"})
+    assert part.status_code == 206
+    assert part.headers["x-ms-blob-content-md5"] == md5
+    assert "Content-MD5" not in part.headers
+
+
+def test_blobs_without_a_stored_md5(state_dir: Path) -> None:
+    with Emulator(state_dir, small_config(blob_content_md5=False)) as emu, FoClient(emu) as fo:
+        url = _package_url(fo, "D365A-VendorsV2")
+        for headers in ({}, {"Range": "bytes=10-"}):
+            response = fo.http.get(url, headers=headers)
+            assert response.status_code in (200, 206)
+            assert "Content-MD5" not in response.headers
+            assert "x-ms-blob-content-md5" not in response.headers
+
+
+def _package_url(client: FoClient, project: str) -> str:
+    execution_id = client.export(project, "USMF")
+    assert client.wait_status(execution_id) == "Succeeded"
+    return client.wait_url(execution_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +29,11 @@ def test_fault_specs() -> None:
     assert parse_fault_spec("sas_expiry:seconds=-60").seconds == -60.0
     assert faults_from_json('{"faults": [{"kind": "blob_drop", "after_bytes": 10}]}') == (
         Fault("blob_drop", after_bytes=10),
+    )
+    assert parse_fault_spec("blob_corrupt:after_bytes=100") == Fault("blob_corrupt", after_bytes=100)
+    assert parse_fault_spec("http_package_url") == Fault("http_package_url")
+    assert parse_fault_spec("foreign_execution_id:execution_id=../x,project=P") == Fault(
+        "foreign_execution_id", execution_id="../x", project="P"
     )
     for bad in ("nonsense", "throttle:count=0", "throttle:colour=red", "throttle:count"):
         with pytest.raises(ValueError, match=r"fault|count|kind"):
@@ -123,3 +130,58 @@ def test_client_assertion(emulator: Emulator) -> None:
         assert "AADSTS700027" in refused.json()["error_description"]
         garbage = http.post(token_url, data={**form, "client_assertion": "not.a.jwt"})
         assert garbage.status_code == 401
+
+
+def test_blob_corrupt_changes_one_byte_and_keeps_the_md5(emulator: Emulator, client: FoClient) -> None:
+    url = _package_url(client, "D365A-CustomersV3")
+    clean = client.http.get(url)
+    emulator.set_faults(Fault("blob_corrupt", after_bytes=100))
+    corrupt = client.http.get(url)
+    assert corrupt.status_code == 200
+    assert len(corrupt.content) == len(clean.content)
+    assert [i for i, (a, b) in enumerate(zip(clean.content, corrupt.content, strict=True)) if a != b] == [100]
+    assert corrupt.headers["Content-MD5"] == clean.headers["Content-MD5"]  # the stored MD5 tells
+    md5 = base64.b64encode(hashlib.md5(corrupt.content, usedforsecurity=False).digest()).decode()
+    assert md5 != corrupt.headers["Content-MD5"]
+    assert client.http.get(url).content == clean.content  # count=1: the next download is clean
+    emulator.set_faults(Fault("blob_corrupt"))
+    ranged = client.http.get(url, headers={"Range": "bytes=1000-"})
+    assert ranged.status_code == 206
+    middle = (len(clean.content) - 1000) // 2
+    assert ranged.content[middle] != clean.content[1000 + middle]
+    assert ranged.content[:middle] == clean.content[1000 : 1000 + middle]
+
+
+def test_http_package_url(emulator: Emulator, client: FoClient) -> None:
+    execution_id = client.export("D365A-CustomersV3", "USMF")
+    client.wait_status(execution_id)
+    https_url = client.wait_url(execution_id)
+    emulator.set_faults(Fault("http_package_url"))
+    answer = client.value("GetExportedPackageUrl", {"executionId": execution_id})
+    assert answer.startswith("http://127.0.0.1:")
+    assert answer.split("?")[0] == "http://" + https_url.split("?")[0].removeprefix("https://")
+    assert client.value("GetExportedPackageUrl", {"executionId": execution_id}).startswith("https://")
+
+
+def test_foreign_execution_id(emulator: Emulator, client: FoClient) -> None:
+    body = {
+        "definitionGroupId": "D365A-CustomersV3",
+        "packageName": "ours",
+        "executionId": "ours",
+        "reExecute": False,
+        "legalEntityId": "USMF",
+    }
+    emulator.set_faults(Fault("foreign_execution_id", execution_id="../../../../x"))
+    assert client.value("ExportToPackage", body) == "../../../../x"
+    assert client.wait_status("../../../../x") == "Succeeded"  # F&O runs it under that id
+    emulator.set_faults(Fault("foreign_execution_id"))
+    own = client.value("ExportToPackage", {**body, "executionId": "ours-2", "packageName": "ours-2"})
+    assert own.startswith("ExportPackage-")
+    assert "/" in own  # F&O's own form: a date and time
+    assert client.wait_status(own) == "Succeeded"
+
+
+def _package_url(client: FoClient, project: str) -> str:
+    execution_id = client.export(project, "USMF")
+    assert client.wait_status(execution_id) == "Succeeded"
+    return client.wait_url(execution_id)

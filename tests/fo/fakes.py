@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import zipfile
@@ -57,6 +59,8 @@ class FakeF365:
     fo_faults: dict[str, list[httpx.Response]] = field(default_factory=dict)
     blob_faults: list[Callable[[httpx.Request], httpx.Response | None]] = field(default_factory=list)
     reject_tokens: set[str] = field(default_factory=set)
+    md5: bytes | None = None
+    """The blob's stored MD5, sent as Azure does (``Content-MD5`` / ``x-ms-blob-content-md5``); None: none."""
 
     tokens_issued: list[str] = field(default_factory=list)
     fo_calls: list[tuple[str, dict, httpx.Headers]] = field(default_factory=list)
@@ -133,14 +137,13 @@ class FakeF365:
                 return answer
         data = self.package
         start = 0
+        md5 = base64.b64encode(self.md5).decode() if self.md5 is not None else None
         if "Range" in request.headers:
             start = int(request.headers["Range"].removeprefix("bytes=").rstrip("-"))
-            return httpx.Response(
-                206,
-                content=data[start:],
-                headers={"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"},
-            )
-        return httpx.Response(200, content=data)
+            headers = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
+            headers = _with(headers, "x-ms-blob-content-md5", md5)
+            return httpx.Response(206, content=data[start:], headers=headers)
+        return httpx.Response(200, content=data, headers=_with({}, "Content-MD5", md5))
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -161,6 +164,15 @@ class FakeF365:
         }
         options.update(overrides)
         return D365Client(**options)  # type: ignore[arg-type]
+
+
+def md5_of(data: bytes) -> bytes:
+    """The MD5 digest Azure stores for a blob holding ``data``."""
+    return hashlib.md5(data, usedforsecurity=False).digest()
+
+
+def _with(headers: dict[str, str], name: str, value: str | None) -> dict[str, str]:
+    return {**headers, name: value} if value is not None else headers
 
 
 def _next(script: list):

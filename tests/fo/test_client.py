@@ -233,8 +233,10 @@ def test_unknown_project_names_the_fix(clock: FakeClock) -> None:
     assert error.status_code == 400
     assert error.action == "ExportToPackage"
     assert "definition group: NOPE" in error.inner_message
-    assert "create the data project" in str(error)
-    assert "data_project in the catalog" in str(error)
+    advice = str(error).split("; ", 1)[1]
+    assert "data project 'NOPE' for legal entity 'USMF'" in advice  # what was sent, both of it
+    assert "data_project in the catalog" in advice
+    assert "the catalog's companies" in advice
 
 
 def test_nested_value_envelope_is_tolerated(clock: FakeClock) -> None:

@@ -145,7 +145,8 @@ def test_unknown_project(emu, tmp_path: Path) -> None:
     with client_for(emu) as client, pytest.raises(ApiError) as info:
         client.export_to_package(data_project="NoSuchProject", legal_entity="USMF")
     assert info.value.status_code == 400
-    assert "create the data project" in str(info.value)
+    assert "data project 'NoSuchProject' for legal entity 'USMF'" in str(info.value)
+    assert "data_project in the catalog" in str(info.value)
 
 
 def test_wrong_secret(emu) -> None:
