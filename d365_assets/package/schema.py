@@ -10,12 +10,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["RESERVED_COLUMNS", "Column", "ColumnType", "EntitySchema"]
+__all__ = ["COMPANY_COLUMN", "LOADER_COLUMNS", "RESERVED_COLUMNS", "Column", "ColumnType", "EntitySchema"]
 
-RESERVED_COLUMNS = frozenset({"DATAAREAID", "_EXECUTION_ID", "_LOADED_AT"})
-"""Names (upper case: compare ``name.upper()``) of the columns the warehouse loader adds to entity tables:
-the legal entity of company-specific rows, and the execution and time of the load that wrote each row.
-No entity column may use them."""
+COMPANY_COLUMN = "DATAAREAID"
+"""The column the loader adds to company-specific tables: the export's legal entity."""
+LOADER_COLUMNS = ("_execution_id", "_loaded_at")
+"""The bookkeeping columns the loader adds to every table: the execution and time of each row's load."""
+RESERVED_COLUMNS = frozenset(name.upper() for name in (COMPANY_COLUMN, *LOADER_COLUMNS))
+"""Names (upper case: compare ``name.upper()``) of the columns the warehouse loader adds to entity
+tables. No entity column may use them."""
 
 
 class ColumnType(StrEnum):

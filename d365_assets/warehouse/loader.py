@@ -24,16 +24,12 @@ import pyarrow as pa
 from filelock import FileLock, Timeout
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from d365_assets.package.schema import EntitySchema
+from d365_assets.package.schema import COMPANY_COLUMN, LOADER_COLUMNS, EntitySchema
 from d365_assets.warehouse.errors import LoadError, WarehouseError, WarehouseFileError, WarehouseLockedError
 from d365_assets.warehouse.guards import LoadGuard, check_keys, check_removal
 
 __all__ = ["COMPANY_COLUMN", "LOADER_COLUMNS", "LoadResult", "Warehouse", "is_local_file"]
 
-COMPANY_COLUMN = "DATAAREAID"
-"""The column the loader adds to company-specific tables: the export's legal entity."""
-LOADER_COLUMNS = ("_execution_id", "_loaded_at")
-"""The bookkeeping columns the loader adds to every table."""
 
 _LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}._load_ledger (
