@@ -5,6 +5,8 @@
 - ``race <home>...``: for each home, fork two processes that pass a barrier together and open the
   instance there the way the CLI does; prints each home with the racers' exit codes.
 - ``run <home>...``: in each home, open the instance and execute a one-step job in the pool.
+
+``defs`` also serves the two jobs as a code location (``dagster dev -m tests.owned_runs``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -23,11 +26,14 @@ from d365_assets.defs.instance import open_instance, owner_tags
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLD_STEP = "hold_export_slot"
+STARTUP_TIMEOUT = 60.0
+"""Seconds for a Python process that imports Dagster to reach its step on 2 busy cores."""
 
 
 @dg.op(name=HOLD_STEP, pool=EXPORT_POOL, config_schema={"marker": str})
 def _hold(context) -> None:  # no annotation: Dagster checks it while it is still a string
-    Path(context.op_config["marker"]).write_text(str(os.getpid()), encoding="utf-8")
+    """Note this process and its parent (under a run launcher, the run worker), then wait."""
+    Path(context.op_config["marker"]).write_text(f"{os.getpid()} {os.getppid()}", encoding="utf-8")
     time.sleep(600)
 
 
@@ -46,6 +52,26 @@ def _quick() -> None:
 def quick_job() -> None:
     """One step in the export pool that finishes at once."""
     _quick()
+
+
+defs = dg.Definitions(jobs=[hold_job, quick_job])
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f} s"
+        time.sleep(0.05)
+
+
+def pool_claims(instance: dg.DagsterInstance) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(run id, step key) of the export pool's claimed slots, and of its queued or assigned steps."""
+    info = instance.event_log_storage.get_concurrency_info(EXPORT_POOL)
+    return (
+        {(s.run_id, s.step_key) for s in info.claimed_slots},
+        {(s.run_id, s.step_key) for s in info.pending_steps},
+    )
 
 
 def command(*args: str) -> list[str]:

@@ -8,8 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -23,17 +22,16 @@ from d365_assets.defs.instance import (
     recover_abandoned_runs,
 )
 from d365_assets.process_owner import Liveness, ProcessOwner, process_start
-from tests.owned_runs import HOLD_STEP, ROOT, command, environment, quick_job
-
-STARTUP_TIMEOUT = 60.0
-"""Seconds for a Python process that imports Dagster to reach its step on 2 busy cores."""
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = STARTUP_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f} s"
-        time.sleep(0.05)
+from tests.owned_runs import (
+    HOLD_STEP,
+    ROOT,
+    STARTUP_TIMEOUT,
+    command,
+    environment,
+    pool_claims,
+    quick_job,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -80,15 +78,6 @@ def test_a_process_that_reuses_the_pid_is_not_the_owner(sleeper: subprocess.Pope
 def test_another_hosts_process_is_not_judged() -> None:
     elsewhere = dataclasses.replace(ProcessOwner.current(), host="elsewhere.invalid")
     assert elsewhere.liveness() is Liveness.UNKNOWN
-
-
-def pool_claims(instance: dg.DagsterInstance) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-    """(run id, step key) of the export pool's claimed slots, and of its queued or assigned steps."""
-    info = instance.event_log_storage.get_concurrency_info(EXPORT_POOL)
-    return (
-        {(s.run_id, s.step_key) for s in info.claimed_slots},
-        {(s.run_id, s.step_key) for s in info.pending_steps},
-    )
 
 
 def killed_while_holding_a_slot(tmp_path: Path, home: Path) -> tuple[dg.DagsterRun, int]:
