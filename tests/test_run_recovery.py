@@ -110,12 +110,17 @@ def test_a_killed_run_is_failed_and_its_pool_slot_freed(
         live = instance.create_run_for_job(quick_job, tags=owner_tags())
         elsewhere = {**owner_tags(), OWNER_HOST_TAG: "elsewhere.invalid"}
         foreign = instance.create_run_for_job(quick_job, tags=elsewhere)
+        dead_owner = {k: v for k, v in run.tags.items() if k.startswith("d365/owner_")}
+        never_started = instance.create_run_for_job(quick_job, tags=dead_owner)  # killed before it began
 
     instance, abandoned = open_instance()
     with instance:
-        assert [(a.run_id, a.freed_slots) for a in abandoned] == [(run.run_id, ((EXPORT_POOL, HOLD_STEP),))]
-        assert abandoned[0].owner.pid == pid
-        assert abandoned[0].marked_failed is (ended_as is None)
+        cleared = {a.run_id: (a.freed_slots, a.marked_failed, a.owner.pid) for a in abandoned}
+        assert cleared == {
+            run.run_id: (((EXPORT_POOL, HOLD_STEP),), ended_as is None, pid),
+            never_started.run_id: ((), True, pid),
+        }
+        assert instance.get_run_by_id(never_started.run_id).status is dg.DagsterRunStatus.FAILURE
         after = instance.get_run_by_id(run.run_id)
         assert after is not None
         assert after.status is (ended_as or dg.DagsterRunStatus.FAILURE)

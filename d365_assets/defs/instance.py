@@ -173,23 +173,23 @@ def _release(
     instance: dg.DagsterInstance, run: dg.DagsterRun, owner: ProcessOwner, slots: tuple[tuple[str, str], ...]
 ) -> AbandonedRun:
     """Mark ``run`` failed (unless it already ended) and free its slots; the event says why."""
-    freed = ", ".join(f"{pool} for {step}" for pool, step in slots) or "none held"
+    freed = "; ".join(f"{pool} (step {step})" for pool, step in slots)
     current = instance.get_run_by_id(run.run_id) or run
     marked_failed = not current.is_finished
     if marked_failed:
         instance.report_run_failed(
             current,
             f"The process that executed this run ({owner.describe()}) ended before the run did: it was "
-            f"killed or crashed. d365-assets marked the run failed and freed its pool slots ({freed}). "
-            "Exports it left unloaded stay in the package folder and are loaded by the next refresh of "
-            "each entity: run the job again.",
+            "killed or crashed. d365-assets marked the run failed"
+            f"{f' and freed its pool slots: {freed}' if slots else ''}. Exports it left unloaded stay in "
+            "the package folder and are loaded by the next refresh of each entity: run the job again.",
         )
     if slots:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         if not marked_failed:
             instance.report_engine_event(
-                f"Freed the pool slots ({freed}) this run still held after its process "
-                f"({owner.describe()}) ended.",
+                f"Freed the pool slots this run still held after its process ({owner.describe()}) "
+                f"ended: {freed}.",
                 current,
             )
     return AbandonedRun(
