@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from d365_assets.catalog import Catalog, load_catalog
 from d365_assets.settings import Settings
 from d365_assets.warehouse import COMPANY_COLUMN, Warehouse, WarehouseError
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 __all__ = ["main"]
 
@@ -41,28 +44,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
-    """Run the main job once per company (shared entities in the first run); returns the failed companies."""
+    """Run the main job once per company (shared entities in the first run); returns the failed companies.
+
+    Each run carries this process as its owner, so a later start can tell a run whose process was
+    killed, mark it failed and free its pool slots (see :mod:`d365_assets.defs.instance`).
+    """
     import dagster as dg
 
     from d365_assets.definitions import build_definitions
     from d365_assets.defs.automation import MAIN_JOB
+    from d365_assets.defs.instance import InstanceSetupError, open_instance, owner_tags
     from d365_assets.defs.translator import ASSET_KEY_PREFIX
 
-    if not os.environ.get("DAGSTER_HOME"):
-        raise SystemExit(
-            "DAGSTER_HOME is not set, so the runs would not be recorded: "
-            "run `make demo`, or `export DAGSTER_HOME=$PWD` in the repository first."
-        )
+    try:
+        instance, abandoned = open_instance()
+    except InstanceSetupError as exc:
+        raise SystemExit(str(exc)) from None
     backend = "the embedded F&O emulator" if settings.uses_emulator else settings.environment_url
     print(f"Exporting {len(catalog.entities)} entities for {', '.join(catalog.companies)} from {backend}")
+    for run in abandoned:
+        marked = "marked failed, " if run.marked_failed else ""
+        print(
+            f"  run {run.run_id[:8]} for {run.partition or '-'}: its process ({run.owner.describe()}) "
+            f"is gone; {marked}freed {len(run.freed_slots)} pool slot(s)"
+        )
     job = build_definitions(settings).resolve_job_def(MAIN_JOB)
     partitioned = [
         dg.AssetKey([ASSET_KEY_PREFIX, e.table_name])
         for e in catalog.entities
         if e.company_specific and e.companies == catalog.companies
     ]
+    tags = {"d365/launched_by": "d365-assets demo", **owner_tags()}
     failed = []
-    with dg.DagsterInstance.get() as instance:
+    with instance:
         for index, company in enumerate(catalog.companies):
             started = time.perf_counter()
             result = job.execute_in_process(
@@ -70,7 +84,7 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
                 partition_key=company,
                 asset_selection=None if index == 0 else partitioned,
                 raise_on_error=False,
-                tags={"d365/launched_by": "d365-assets demo"},
+                tags=tags,
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
             status = "succeeded" if result.success else "FAILED"
@@ -79,10 +93,15 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
             )
             if not result.success:
                 failed.append(company)
-                for event in result.all_events:
-                    if event.is_step_failure and event.step_failure_data:
-                        print(f"    {event.step_key}: {event.step_failure_data.error.message.strip()}")
+                _print_step_failures(result)
     return failed
+
+
+def _print_step_failures(result: dg.ExecuteInProcessResult) -> None:
+    """The message of every failed step of an in-process run."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            print(f"    {event.step_key}: {event.step_failure_data.error.message.strip()}")
 
 
 def print_summary(settings: Settings, catalog: Catalog) -> None:

@@ -1,0 +1,109 @@
+"""`d365-assets demo` as a real process against an emulator addressed as a real F&O environment.
+
+A :class:`DemoSetup` is one Dagster home, warehouse and package folder; :class:`SpoolWatch` tells, from
+the package folder alone, when a demo waits on an accepted export and when it loads a downloaded one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from d365_assets.catalog import Catalog, load_catalog
+from d365_assets.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_catalog(path: Path, entities: tuple[str, ...]) -> Catalog:
+    """A copy of the shipped catalog with only ``entities``."""
+    document = yaml.safe_load((ROOT / "d365_assets" / "catalog.yaml").read_text(encoding="utf-8"))
+    document["entities"] = [e for e in document["entities"] if e["name"] in entities]
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return load_catalog(path)
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    """Where one series of demos keeps its Dagster instance, warehouse and packages."""
+
+    folder: Path
+    emulator: Emulator
+    catalog_path: Path
+
+    @property
+    def home(self) -> Path:
+        return self.folder / "dagster_home"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.folder / "warehouse.duckdb"
+
+    @property
+    def packages(self) -> Path:
+        return self.folder / "packages"
+
+    def prepare(self) -> DemoSetup:
+        """Create the Dagster home with the repository's dagster.yaml (pools per op, run monitoring)."""
+        self.home.mkdir(parents=True)
+        (self.home / "dagster.yaml").write_bytes((ROOT / "dagster.yaml").read_bytes())
+        return self
+
+    def environment(self) -> dict[str, str]:
+        """The demo's environment: the D365_* variables of a real environment, pointed at the emulator."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("D365_")}
+        env.update(
+            DAGSTER_HOME=str(self.home),
+            PYTHONPATH=str(ROOT),
+            PYTHONUNBUFFERED="1",  # a killed demo's output is on disk up to its last line
+            D365_ENVIRONMENT_URL=self.emulator.environment_url,
+            D365_TENANT_ID=self.emulator.tenant_id,
+            D365_CLIENT_ID=self.emulator.client_id,
+            D365_CLIENT_SECRET=self.emulator.client_secret,
+            D365_AUTHORITY_HOST=self.emulator.authority_host,
+            D365_CA_BUNDLE=str(self.emulator.ca_bundle),
+            D365_CATALOG=str(self.catalog_path),
+            D365_DUCKDB_PATH=str(self.warehouse),
+            D365_PACKAGE_DIR=str(self.packages),
+            D365_EMULATOR_STATE_DIR=str(self.folder / "no-embedded-emulator"),
+        )
+        return env
+
+    def start_demo(self, log: Path) -> subprocess.Popen[bytes]:
+        """Start `d365-assets demo` (``python -m d365_assets.cli demo``), its output into ``log``."""
+        with log.open("wb") as output:
+            return subprocess.Popen(
+                [sys.executable, "-m", "d365_assets.cli", "demo"],
+                cwd=ROOT,
+                env=self.environment(),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+
+class SpoolWatch:
+    """What the package folder shows: exports accepted and waited on, and packages being loaded.
+
+    An export is noted (``<execution>.json``) as soon as F&O accepts it; its package
+    (``<execution>.zip``) appears once downloaded, is loaded at once, and both go when the load commits.
+    """
+
+    def __init__(self, packages: Path) -> None:
+        self.packages = packages
+
+    def waiting(self) -> set[str]:
+        """Executions accepted by F&O whose package is not downloaded yet."""
+        return {n.stem for n in self._notes() if not n.with_suffix(".zip").exists()}
+
+    def loading(self) -> set[str]:
+        """Executions whose package is downloaded and not yet loaded for good."""
+        return {n.stem for n in self._notes() if n.with_suffix(".zip").exists()}
+
+    def _notes(self) -> list[Path]:
+        return list(self.packages.glob("*/*/*/*.json")) if self.packages.exists() else []
