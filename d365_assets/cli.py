@@ -63,11 +63,7 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
     backend = "the embedded F&O emulator" if settings.uses_emulator else settings.environment_url
     print(f"Exporting {len(catalog.entities)} entities for {', '.join(catalog.companies)} from {backend}")
     for run in abandoned:
-        marked = "marked failed, " if run.marked_failed else ""
-        print(
-            f"  run {run.run_id[:8]} for {run.partition or '-'}: its process ({run.owner.describe()}) "
-            f"is gone; {marked}freed {len(run.freed_slots)} pool slot(s)"
-        )
+        print(f"  {run.describe()}")
     job = build_definitions(settings).resolve_job_def(MAIN_JOB)
     partitioned = [
         dg.AssetKey([ASSET_KEY_PREFIX, e.table_name])

@@ -7,6 +7,7 @@ import dagster as dg
 from d365_assets.catalog import load_catalog
 from d365_assets.defs import build_d365_assets, build_jobs, build_schedules, resources_from_settings
 from d365_assets.defs.freshness import build_freshness_checks
+from d365_assets.defs.instance import build_abandoned_runs_sensor
 from d365_assets.settings import Settings
 
 __all__ = ["MAX_CONCURRENT_STEPS", "build_definitions", "defs"]
@@ -28,7 +29,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=freshness_checks,
         jobs=build_jobs(catalog),
         schedules=build_schedules(catalog),
-        sensors=[freshness_sensor],
+        sensors=[freshness_sensor, build_abandoned_runs_sensor()],
         resources=resources_from_settings(settings),
         executor=dg.multiprocess_executor.configured({"max_concurrent": MAX_CONCURRENT_STEPS}),
     )

@@ -17,6 +17,7 @@ import pytest
 from d365_assets.defs.assets import EXPORT_POOL
 from d365_assets.defs.instance import (
     OWNER_HOST_TAG,
+    build_abandoned_runs_sensor,
     open_instance,
     owner_tags,
     recover_abandoned_runs,
@@ -134,6 +135,21 @@ def test_a_killed_run_is_failed_and_its_pool_slot_freed(
         assert result.success
         assert not [e for e in result.all_events if "blocked by limit" in (e.message or "")]
         assert recover_abandoned_runs(instance) == [], "a second look finds nothing left to clear"
+
+
+@pytest.mark.e2e
+def test_the_sensor_clears_a_dead_demo_run_while_only_the_daemon_runs(tmp_path: Path, home: Path) -> None:
+    """A demo killed and never started again: the daemon's sensor frees its slot all the same."""
+    run, _pid = killed_while_holding_a_slot(tmp_path, home)
+    sensor = build_abandoned_runs_sensor()
+    with dg.DagsterInstance.get() as instance:
+        assert pool_claims(instance)[0] == {(run.run_id, HOLD_STEP)}
+        skipped = sensor(dg.build_sensor_context(instance=instance))
+        assert skipped.skip_message == "cleared 1 abandoned run(s)"
+        assert instance.get_run_by_id(run.run_id).status is dg.DagsterRunStatus.FAILURE
+        assert pool_claims(instance) == (set(), set())
+        again = sensor(dg.build_sensor_context(instance=instance))
+        assert again.skip_message == "no abandoned runs"
 
 
 @pytest.mark.e2e

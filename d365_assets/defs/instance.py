@@ -34,8 +34,10 @@ __all__ = [
     "OWNER_HOST_TAG",
     "OWNER_PID_TAG",
     "OWNER_STARTED_TAG",
+    "RECOVERY_SENSOR",
     "AbandonedRun",
     "InstanceSetupError",
+    "build_abandoned_runs_sensor",
     "open_instance",
     "owner_from_tags",
     "owner_tags",
@@ -72,6 +74,14 @@ class AbandonedRun:
     """False when the run had already ended and only its pool slots were still claimed."""
     freed_slots: tuple[tuple[str, str], ...]
     """(pool, step key) of every slot claimed or queued for by the run."""
+
+    def describe(self) -> str:
+        """One line: which run, whose process, what was done."""
+        marked = "marked failed, " if self.marked_failed else ""
+        return (
+            f"run {self.run_id[:8]} for {self.partition or '-'}: its process ({self.owner.describe()}) "
+            f"is gone; {marked}freed {len(self.freed_slots)} pool slot(s)"
+        )
 
 
 def owner_tags(owner: ProcessOwner | None = None) -> dict[str, str]:
@@ -199,3 +209,28 @@ def _release(
         marked_failed=marked_failed,
         freed_slots=slots,
     )
+
+
+RECOVERY_SENSOR = "d365_abandoned_runs_sensor"
+
+
+def build_abandoned_runs_sensor(*, interval_seconds: int = 60) -> dg.SensorDefinition:
+    """A sensor (RUNNING with the daemon) that clears runs of dead ``d365-assets demo`` processes.
+
+    So a demo killed and never started again does not hold its pool slots while only the UI, the
+    schedules and the daemon are used.
+    """
+
+    @dg.sensor(
+        name=RECOVERY_SENSOR,
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks failed, and frees the pool slots of, runs whose d365-assets process died.",
+    )
+    def _abandoned_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        cleared = recover_abandoned_runs(context.instance, timeout=10.0)
+        for run in cleared:
+            context.log.warning(run.describe())
+        return dg.SkipReason(f"cleared {len(cleared)} abandoned run(s)" if cleared else "no abandoned runs")
+
+    return _abandoned_runs
