@@ -53,20 +53,22 @@ def _peak_mib() -> float:
 def measure_ours(package: str, database: str, mode: str = "full") -> dict:
     from d365_assets.catalog import load_catalog
     from d365_assets.package import DataPackage
-    from d365_assets.warehouse import Warehouse
+    from d365_assets.warehouse import LoadRequest, Warehouse
 
     entity = load_catalog().entity(GL)
     started = time.perf_counter()
     with DataPackage.open(Path(package)) as data:
         result = Warehouse(database).load(
-            entity=entity.name,
-            table=entity.table_name,
-            schema=entity.schema,
-            batches=data.iter_entity_batches(entity.label, schema=entity.schema),
-            company="USMF",
-            mode=mode,
-            natural_key=entity.natural_key,
-            execution_id=f"bench-{time.time_ns()}",
+            LoadRequest(
+                entity=entity.name,
+                table=entity.table_name,
+                schema=entity.schema,
+                batches=data.iter_entity_batches(entity.label, schema=entity.schema),
+                company="USMF",
+                mode=mode,
+                natural_key=entity.natural_key,
+                execution_id=f"bench-{time.time_ns()}",
+            )
         )
     return {"seconds": time.perf_counter() - started, "rows": result.rows_read, "peak_mib": _peak_mib()}
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,10 @@ import yaml
 
 from d365_assets import strict_yaml
 from d365_assets.cron import CRON_SYNTAX, CronError, check_cron
-from d365_assets.package.schema import RESERVED_COLUMNS, ColumnType, EntitySchema
+from d365_assets.errors import D365AssetsError
+from d365_assets.schema import RESERVED_COLUMNS, ColumnType, EntitySchema, RefreshMode
 
-__all__ = ["SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "RefreshMode", "load_catalog"]
+__all__ = ["SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "load_catalog"]
 
 SHIPPED_CATALOG = Path(__file__).with_name("catalog.yaml")
 
@@ -32,17 +32,8 @@ _GROUP_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLUMN_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-class CatalogError(ValueError):
+class CatalogError(D365AssetsError):
     """The catalog file is missing, not YAML, or describes an entity inconsistently."""
-
-
-class RefreshMode(StrEnum):
-    """How an entity is exported and loaded."""
-
-    FULL = "full"
-    """Every export holds all rows; the company's rows are replaced atomically."""
-    DELTA = "delta"
-    """Change-tracked exports hold inserted and updated rows; they are upserted on the natural key."""
 
 
 @dataclass(frozen=True)

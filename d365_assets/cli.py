@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from d365_assets.catalog import Catalog, load_catalog
+from d365_assets.schema import COMPANY_COLUMN
 from d365_assets.settings import Settings
-from d365_assets.warehouse import COMPANY_COLUMN, Warehouse, WarehouseError
+from d365_assets.warehouse import Warehouse, WarehouseError
 
 if TYPE_CHECKING:
     import dagster as dg

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from d365_assets.errors import D365AssetsError
+
 __all__ = ["CRON_SYNTAX", "CronError", "check_cron"]
 
 CRON_SYNTAX = (
@@ -28,7 +30,7 @@ CRON_SYNTAX = (
 """What a valid expression looks like, for error messages."""
 
 
-class CronError(ValueError):
+class CronError(D365AssetsError):
     """A cron expression outside the grammar, out of range, or one that never fires."""
 
 

@@ -6,22 +6,21 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
-from d365_assets.catalog import CatalogError, EntityConfig, RefreshMode
+from d365_assets.catalog import CatalogError, EntityConfig
 from d365_assets.fo import D365Client, D365Error, ExportedPackage, ExportFailedError, PackageDownloadError
 from d365_assets.package import (
     ColumnDrift,
     DataPackage,
-    EntitySchema,
     PackageError,
     PackageIntegrityError,
     check_entity_file,
 )
-from d365_assets.spool import PackageSpool, SpooledExport, SpoolError
-from d365_assets.warehouse import LoadError, LoadGuard, LoadResult, RemovalHeldError, Warehouse
+from d365_assets.schema import EntitySchema, RefreshMode
+from d365_assets.spool import PackageSpool, SpooledExport, SpoolError, SpoolSlot
+from d365_assets.warehouse import LoadError, LoadGuard, LoadRequest, LoadResult, RemovalHeldError, Warehouse
 
 __all__ = ["RefreshOutcome", "refresh_entity"]
 
@@ -78,24 +77,24 @@ def refresh_entity(
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
     mode = mode or entity.refresh
     schema = entity.schema or _schema_from_metadata(client, entity)
-    with spool.exclusive(entity.table_name, company, timeout=wait_for_other_refresh) as folder:
-        slot = _Slot(entity, schema, company, client, warehouse, spool, folder, guard or LoadGuard())
-        replayed = slot.replay_pending(discard=discard_held)
-        lost = spool.reconcile_reason(entity.table_name, company)
-        if lost and mode is RefreshMode.DELTA:
-            logger.warning("%s %s: reloading in full: %s", entity.name, slot.who, lost)
+    who = company or "shared"
+    with spool.slot(entity.table_name, company, timeout=wait_for_other_refresh) as slot:
+        run = _Refresh(entity, schema, company, client, warehouse, slot, guard or LoadGuard())
+        replayed = run.replay_pending(discard=discard_held)
+        if slot.reconcile_reason and mode is RefreshMode.DELTA:
+            logger.warning("%s %s: reloading in full: %s", entity.name, who, slot.reconcile_reason)
             mode = RefreshMode.FULL  # only a full export makes the table whole again
         execution_id = client.export_to_package(
             data_project=_project(entity, mode), legal_entity=company or entity.companies[0]
         )
-        export = spool.note(entity.table_name, company, execution_id=execution_id, mode=mode.value)
-        package = client.complete_export(execution_id=execution_id, destination_dir=folder)
+        export = slot.note(execution_id=execution_id, mode=mode)
+        package = client.complete_export(execution_id=execution_id, destination=export.path)
         clock = time.perf_counter()
-        load, package_rows, drift = slot.load_fresh(export)
+        load, package_rows, drift = run.load_fresh(export)
         seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
     logger.info(
         "%s %s: %d package rows, %d inserted, %d updated, %d deleted (execution %s)",
-        entity.name, slot.who, package_rows, load.rows_inserted, load.rows_updated,
+        entity.name, who, package_rows, load.rows_inserted, load.rows_updated,
         load.rows_deleted, package.execution_id,
     )  # fmt: skip
     return RefreshOutcome(
@@ -114,16 +113,15 @@ def refresh_entity(
 
 
 @dataclass(frozen=True)
-class _Slot:
-    """One table and company held exclusively: its spooled exports, and how they are loaded."""
+class _Refresh:
+    """One refresh holding its table and company's spool slot: how its exports are loaded."""
 
     entity: EntityConfig
     schema: EntitySchema
     company: str | None
     client: D365Client
     warehouse: Warehouse
-    spool: PackageSpool
-    folder: Path
+    slot: SpoolSlot
     guard: LoadGuard
 
     @property
@@ -132,19 +130,17 @@ class _Slot:
 
     def replay_pending(self, *, discard: bool) -> list[LoadResult]:
         """Load (or, with ``discard``, set aside) what earlier refreshes left; returns the loads."""
-        table = self.entity.table_name
         replayed = []
-        for pending in self.spool.pending(table, self.company):
+        for pending in self.slot.pending():
             if discard:
-                aside = self.spool.set_aside(pending, reason="discarded on request, not loaded")
+                aside = self.slot.set_aside(pending, reason="discarded on request, not loaded")
                 logger.warning("%s %s: set aside execution %s unloaded, in %s",
                                self.entity.name, self.who, pending.execution_id, aside)  # fmt: skip
                 continue
             result = self._finish_pending(pending)
-            self.spool.remove(pending)
-            if result is None and pending.mode == RefreshMode.DELTA.value:
-                lost = f"delta {pending.execution_id} was lost"
-                self.spool.require_reconcile(table, self.company, reason=lost)
+            self.slot.remove(pending)
+            if result is None and pending.mode is RefreshMode.DELTA:
+                self.slot.require_reconcile(reason=f"delta {pending.execution_id} was lost")
             elif result is not None:
                 replayed.append(result)
         return replayed
@@ -154,22 +150,22 @@ class _Slot:
         try:
             loaded = self._load(export)
         except PackageIntegrityError as exc:
-            aside = self.spool.set_aside(export, reason=str(exc))
-            lost = export.mode == RefreshMode.DELTA.value
+            aside = self.slot.set_aside(export, reason=str(exc))
+            lost = export.mode is RefreshMode.DELTA
             raise PackageIntegrityError(
                 f"{exc}. The package was set aside in {aside}, and the next refresh exports again"
                 + (" in full (a reconcile), as this delta is lost" if lost else "")
             ) from exc
-        self.spool.remove(export)
-        if export.mode == RefreshMode.FULL.value:
-            self.spool.reconciled(self.entity.table_name, self.company)
+        self.slot.remove(export)
+        if export.mode is RefreshMode.FULL:
+            self.slot.reconciled()
         return loaded
 
     def _finish_pending(self, pending: SpooledExport) -> LoadResult | None:
         """Complete and load an export an earlier refresh left behind; None when nothing can be loaded."""
         if not pending.downloaded:
             try:
-                self.client.complete_export(execution_id=pending.execution_id, destination_dir=self.folder)
+                self.client.complete_export(execution_id=pending.execution_id, destination=pending.path)
             except (ExportFailedError, PackageDownloadError) as exc:
                 if isinstance(exc, PackageDownloadError) and not exc.package_gone:
                     raise  # worth another try next time: the note stays
@@ -181,7 +177,7 @@ class _Slot:
         try:
             result = self._load(pending)[0]
         except PackageIntegrityError as exc:
-            aside = self.spool.set_aside(pending, reason=str(exc))
+            aside = self.slot.set_aside(pending, reason=str(exc))
             logger.warning(
                 "%s %s: the package of execution %s, left by an earlier refresh, is damaged and was set "
                 "aside in %s (%s); exporting again",
@@ -197,8 +193,8 @@ class _Slot:
                 f"cause and run again, or discard that export (it is set aside; a delta entity is then "
                 f"reloaded in full)"
             ) from exc
-        if result.applied and pending.mode == RefreshMode.FULL.value:
-            self.spool.reconciled(self.entity.table_name, self.company)
+        if result.applied and pending.mode is RefreshMode.FULL:
+            self.slot.reconciled()
         logger.warning(
             "%s %s: loaded execution %s, left by an earlier refresh that did not finish",
             self.entity.name, self.who, pending.execution_id,
@@ -216,7 +212,7 @@ class _Slot:
         counter = _RowCounter()
         with DataPackage.open(package.path) as data_package:
             file = data_package.open_entity(entity.label, schema=self.schema)
-            if not file.header and package.mode == RefreshMode.DELTA.value:
+            if not file.header and package.mode is RefreshMode.DELTA:
                 logger.warning(
                     "%s %s: the delta of execution %s has an empty entity file (no header row): no changes",
                     entity.name, self.who, package.execution_id,
@@ -224,16 +220,18 @@ class _Slot:
             else:
                 check_entity_file(file, natural_key=entity.natural_key, declared=entity.schema is not None)
             load = self.warehouse.load(
-                entity=entity.name,
-                table=entity.table_name,
-                schema=file.schema,
-                batches=counter.count(file.batches()),
-                company=self.company,
-                mode=package.mode,
-                natural_key=entity.natural_key,
-                execution_id=package.execution_id,
-                package_bytes=package.size_bytes,
-                guard=self.guard,
+                LoadRequest(
+                    entity=entity.name,
+                    table=entity.table_name,
+                    schema=file.schema,
+                    batches=counter.count(file.batches()),
+                    company=self.company,
+                    mode=package.mode,
+                    natural_key=entity.natural_key,
+                    execution_id=package.execution_id,
+                    package_bytes=package.size_bytes,
+                    guard=self.guard,
+                )
             )
         if file.drift:
             logger.warning(

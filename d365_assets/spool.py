@@ -6,6 +6,10 @@ F&O, its package is downloaded next to the note, and both go only after the load
 that dies while waiting, downloading or loading leaves the note; the next refresh of that entity
 and company completes the download if needed (F&O keeps packages for 7 days) and loads it first.
 
+A refresh holds one :class:`SpoolSlot` per table and company (``with spool.slot(table, company)``):
+the slot says where each package goes, lists what earlier refreshes left, and forgets or sets aside
+exports. Nothing else names a spooled file.
+
 An export that must not be loaded (its package is damaged, or a held load is discarded) is set
 aside, never deleted; when it was a delta, the table is marked so that its next refresh is a full
 export (a reconcile), whatever happens in between.
@@ -24,16 +28,18 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from d365_assets.errors import D365AssetsError
 from d365_assets.fo.execution_ids import is_safe_execution_id
+from d365_assets.schema import RefreshMode
 
-__all__ = ["PackageSpool", "SpoolError", "SpooledExport"]
+__all__ = ["PackageSpool", "SpoolError", "SpoolSlot", "SpooledExport"]
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
 _SET_ASIDE = "set_aside"
 _RECONCILE = ".needs-reconcile"
 
 
-class SpoolError(RuntimeError):
+class SpoolError(D365AssetsError):
     """The spool cannot be used: another refresh holds it too long, or a note is unreadable."""
 
 
@@ -42,7 +48,7 @@ class SpooledExport:
     """An export F&O accepted whose rows are not loaded yet."""
 
     execution_id: str
-    mode: str
+    mode: RefreshMode
     path: Path
     """Where its package is (or will be) downloaded."""
 
@@ -74,7 +80,20 @@ class PackageSpool:
         self.scope = scope
         self._base = self.root / hashlib.sha256(scope.encode()).hexdigest()[:16]
 
-    def folder(self, table: str, company: str | None) -> Path:
+    @contextmanager
+    def slot(self, table: str, company: str | None, *, timeout: float) -> Iterator[SpoolSlot]:
+        """Hold one table and company, so two refreshes never apply its exports out of order."""
+        folder = self._folder(table, company)
+        try:
+            with FileLock(folder / ".refresh.lock", timeout=timeout):
+                yield SpoolSlot(folder, table=table, company=company)
+        except Timeout:
+            raise SpoolError(
+                f"another refresh of {table} ({company or 'shared'}) has been running for over "
+                f"{timeout:.0f} s; wait for it to finish (or end it) and run this one again"
+            ) from None
+
+    def _folder(self, table: str, company: str | None) -> Path:
         """The folder of one table and company (``_shared`` for shared entities), created on demand."""
         folder = self._base / _SAFE.sub("_", table) / _SAFE.sub("_", company or "_shared")
         if not folder.exists():
@@ -82,60 +101,53 @@ class PackageSpool:
             (self._base / "scope.txt").write_text(self.scope + "\n", encoding="utf-8")
         return folder
 
-    @contextmanager
-    def exclusive(self, table: str, company: str | None, *, timeout: float) -> Iterator[Path]:
-        """Hold the refresh of one table and company, so two runs never apply its exports out of order."""
-        folder = self.folder(table, company)
-        try:
-            with FileLock(folder / ".refresh.lock", timeout=timeout):
-                yield folder
-        except Timeout:
-            raise SpoolError(
-                f"another refresh of {table} ({company or 'shared'}) has been running for over "
-                f"{timeout:.0f} s; wait for it to finish (or end it) and run this one again"
-            ) from None
 
-    def note(self, table: str, company: str | None, *, execution_id: str, mode: str) -> SpooledExport:
-        """Record an export F&O has just accepted, before waiting on it."""
+class SpoolSlot:
+    """The exports of one table and company, held by one refresh (see :meth:`PackageSpool.slot`)."""
+
+    def __init__(self, folder: Path, *, table: str, company: str | None) -> None:
+        self.folder = folder
+        self.table = table
+        self.company = company
+
+    def note(self, *, execution_id: str, mode: RefreshMode) -> SpooledExport:
+        """Record an export F&O has just accepted, before waiting on it; its ``path`` is where to download."""
         if not is_safe_execution_id(execution_id):  # it names files here: never outside the folder
             raise SpoolError(
                 f"execution id {execution_id[:80]!r} cannot name a file safely, so it was not noted; the "
                 "F&O client refuses such ids before this point: please report it"
             )
-        export = SpooledExport(
-            execution_id=execution_id,
-            mode=mode,
-            path=self.folder(table, company) / f"{execution_id}.zip",  # where the client downloads it
-        )
+        export = SpooledExport(execution_id=execution_id, mode=mode, path=self.folder / f"{execution_id}.zip")
         temporary = export.note.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps({"execution_id": execution_id, "mode": mode}), encoding="utf-8")
+        details = {"execution_id": execution_id, "mode": mode.value}
+        temporary.write_text(json.dumps(details), encoding="utf-8")
         temporary.replace(export.note)
         return export
 
-    def pending(self, table: str, company: str | None) -> list[SpooledExport]:
-        """Exports of this table and company that earlier refreshes did not finish loading, oldest first."""
-        folder = self.folder(table, company)
-        for partial in folder.glob("*.part"):  # an interrupted download restarts from scratch
+    def pending(self) -> list[SpooledExport]:
+        """Exports that earlier refreshes did not finish loading, oldest first."""
+        for partial in self.folder.glob("*.part"):  # an interrupted download restarts from scratch
             partial.unlink(missing_ok=True)
-        found = []
-        for note in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
-            try:
-                details = json.loads(note.read_text(encoding="utf-8"))
-                if details["execution_id"] != note.stem or not is_safe_execution_id(note.stem):
-                    raise ValueError("the execution id does not name this note")
-                found.append(
-                    SpooledExport(
-                        execution_id=details["execution_id"],
-                        mode=details["mode"],
-                        path=note.with_suffix(".zip"),
-                    )
-                )
-            except (ValueError, KeyError, TypeError):
-                raise SpoolError(
-                    f"{note} is not a readable export note; delete it (and its .zip) and run the "
-                    f"entity's reconcile job to reload the table in full"
-                ) from None
-        return found
+        return [
+            self._read(note)
+            for note in sorted(self.folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+        ]
+
+    def _read(self, note: Path) -> SpooledExport:
+        try:
+            details = json.loads(note.read_text(encoding="utf-8"))
+            if details["execution_id"] != note.stem or not is_safe_execution_id(note.stem):
+                raise ValueError("the execution id does not name this note")
+            return SpooledExport(
+                execution_id=details["execution_id"],
+                mode=RefreshMode(details["mode"]),
+                path=note.with_suffix(".zip"),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise SpoolError(
+                f"{note} is not a readable export note; delete it (and its .zip) and run the "
+                f"entity's reconcile job to reload the table in full"
+            ) from None
 
     def remove(self, export: SpooledExport) -> None:
         """Forget an export once its rows are loaded (or once there is nothing to load)."""
@@ -148,27 +160,27 @@ class PackageSpool:
         Its package and note go to ``set_aside/`` beside them, with a ``.reason.txt``; a delta set aside
         is a lost delta, so the table is marked to be reconciled. Returns the folder.
         """
-        folder = export.path.parent / _SET_ASIDE
+        folder = self.folder / _SET_ASIDE
         folder.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         for source in (export.path, export.note):
             if source.exists():
                 source.replace(folder / f"{stamp}-{source.name}")
         (folder / f"{stamp}-{export.execution_id}.reason.txt").write_text(reason + "\n", encoding="utf-8")
-        if export.mode == "delta":
-            marker = export.path.parent / _RECONCILE
-            marker.write_text(f"delta {export.execution_id} was set aside: {reason}\n", encoding="utf-8")
+        if export.mode is RefreshMode.DELTA:
+            self.require_reconcile(reason=f"delta {export.execution_id} was set aside: {reason}")
         return folder
 
-    def require_reconcile(self, table: str, company: str | None, *, reason: str) -> None:
+    def require_reconcile(self, *, reason: str) -> None:
         """Note that this table and company lost a delta: only a full export makes it whole again."""
-        (self.folder(table, company) / _RECONCILE).write_text(reason + "\n", encoding="utf-8")
+        (self.folder / _RECONCILE).write_text(reason + "\n", encoding="utf-8")
 
-    def reconcile_reason(self, table: str, company: str | None) -> str | None:
+    @property
+    def reconcile_reason(self) -> str | None:
         """Why this table and company must be reloaded in full before the next delta, or None."""
-        marker = self.folder(table, company) / _RECONCILE
+        marker = self.folder / _RECONCILE
         return marker.read_text(encoding="utf-8").strip() if marker.exists() else None
 
-    def reconciled(self, table: str, company: str | None) -> None:
-        """A full load committed: the lost delta is made good."""
-        (self.folder(table, company) / _RECONCILE).unlink(missing_ok=True)
+    def reconciled(self) -> None:
+        """A full load committed: a lost delta is made good."""
+        (self.folder / _RECONCILE).unlink(missing_ok=True)

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from d365_assets.errors import D365AssetsError
+
 __all__ = ["MAX_DEPTH", "StrictYamlError", "list_item_at", "load", "load_file", "mapping_value"]
 
 MAX_DEPTH = 32
@@ -29,7 +31,7 @@ MAX_DEPTH = 32
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class StrictYamlError(ValueError):
+class StrictYamlError(D365AssetsError):
     """A file or text that is not UTF-8, not YAML, or uses something a strict load refuses."""
 
     def __init__(self, *, line: int | None, problem: str, fix: str) -> None:

@@ -22,6 +22,7 @@ import duckdb
 from d365_assets.catalog import EntityConfig
 from d365_assets.fo import D365Client
 from d365_assets.package import DataPackage
+from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool, SpooledExport
 
 Rows = list[list[str]]
@@ -87,7 +88,8 @@ def spool_as_pending(
     mode: str,
 ) -> SpooledExport:
     """Leave ``package`` in the spool as a downloaded export that an earlier refresh did not load."""
-    export = spool.note(entity.table_name, company, execution_id=execution_id, mode=mode)
+    with spool.slot(entity.table_name, company, timeout=10) as slot:
+        export = slot.note(execution_id=execution_id, mode=RefreshMode(mode))
     shutil.copyfile(package, export.path)
     return export
 

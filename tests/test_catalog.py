@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from d365_assets.catalog import SHIPPED_CATALOG, CatalogError, RefreshMode, load_catalog
-from d365_assets.package.schema import RESERVED_COLUMNS, ColumnType, EntitySchema
-from d365_assets.warehouse import Warehouse
+from d365_assets.catalog import SHIPPED_CATALOG, CatalogError, load_catalog
+from d365_assets.schema import RESERVED_COLUMNS, ColumnType, EntitySchema, RefreshMode
+from d365_assets.warehouse import LoadRequest, Warehouse
 from tests.catalog_files import alias_bomb, entity, line_of, shipped_text, write_changed, write_text
 
 
@@ -359,14 +359,16 @@ def test_reserved_columns_are_what_the_loader_adds(tmp_path: Path) -> None:
     schema = EntitySchema.of([("ACCOUNT", "string")])
     warehouse = Warehouse(tmp_path / "warehouse.duckdb", lock_timeout=5)
     warehouse.load(
-        entity="Accounts",
-        table="accounts",
-        schema=schema,
-        batches=[pl.DataFrame({"ACCOUNT": ["001"]})],
-        company="USMF",
-        mode="full",
-        natural_key=["ACCOUNT"],
-        execution_id="e1",
+        LoadRequest(
+            entity="Accounts",
+            table="accounts",
+            schema=schema,
+            batches=[pl.DataFrame({"ACCOUNT": ["001"]})],
+            company="USMF",
+            mode="full",
+            natural_key=["ACCOUNT"],
+            execution_id="e1",
+        )
     )
     with warehouse.connect(read_only=True) as con:
         columns = [row[0] for row in con.execute("DESCRIBE d365.accounts").fetchall()]

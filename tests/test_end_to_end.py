@@ -10,9 +10,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from d365_assets.catalog import RefreshMode, load_catalog
+from d365_assets.catalog import load_catalog
 from d365_assets.definitions import build_definitions
 from d365_assets.emulator import Emulator
+from d365_assets.schema import RefreshMode
 from d365_assets.settings import Settings
 from tests.conftest import as_real_environment, checksum, source_rows, table_rows
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from d365_assets.catalog import EntityConfig, RefreshMode, load_catalog
+from d365_assets.catalog import EntityConfig, load_catalog
 from d365_assets.emulator import Emulator
 from d365_assets.refresh import RefreshOutcome, refresh_entity
+from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool, SpoolError
 from d365_assets.warehouse import LoadGuard, RemovalHeldError, Warehouse, WarehouseFileError
 from tests.conftest import source_rows, table_rows
@@ -222,7 +223,8 @@ def test_a_discarded_delta_makes_every_refresh_a_reconcile_until_a_full_load_com
     outcome = bench.refresh(PO_LINES, discard_held=True)
     assert outcome.mode is RefreshMode.FULL, "the discarded delta is lost: only a full export is whole"
     assert table_rows(bench.database, PO_LINES, "USMF") == source_rows(emulator, PO_LINES, "USMF")
-    assert bench.spool.reconcile_reason(PO_LINES.table_name, "USMF") is None
+    with bench.spool.slot(PO_LINES.table_name, "USMF", timeout=10) as slot:
+        assert slot.reconcile_reason is None
     assert bench.refresh(PO_LINES).mode is RefreshMode.DELTA
 
 

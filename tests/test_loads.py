@@ -23,7 +23,7 @@ from d365_assets.defs import WarehouseResource
 from d365_assets.emulator import Emulator, EmulatorConfig
 from d365_assets.package import polars_dtype
 from d365_assets.settings import Settings
-from d365_assets.warehouse import Warehouse
+from d365_assets.warehouse import LoadRequest, Warehouse
 from tests.conftest import TEST_ROWS, as_real_environment, source_rows, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,14 +134,16 @@ def test_a_mass_removal_is_held_until_a_run_accepts_it(tmp_path: Path, emulator:
         {c.name: pl.Series([None] * 500, dtype=polars_dtype(c.type)) for c in vendors.schema}
     ).with_columns(pl.Series("VENDORACCOUNTNUMBER", [f"GONE-{i:04d}" for i in range(500)]))
     warehouse.load(
-        entity="VendorsV2",
-        table="vendors_v2",
-        schema=vendors.schema,
-        batches=[stale],
-        company="USMF",
-        mode="full",
-        natural_key=vendors.natural_key,
-        execution_id="stale",
+        LoadRequest(
+            entity="VendorsV2",
+            table="vendors_v2",
+            schema=vendors.schema,
+            batches=[stale],
+            company="USMF",
+            mode="full",
+            natural_key=vendors.natural_key,
+            execution_id="stale",
+        )
     )
 
     held = materialize(settings, "vendors_v2", "USMF")

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from d365_assets.catalog import RefreshMode, load_catalog
+from d365_assets.catalog import load_catalog
 from d365_assets.emulator import Emulator
 from d365_assets.emulator.faults import Fault
 from d365_assets.fo import PackageDownloadError, RetryPolicy
 from d365_assets.refresh import refresh_entity
+from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool
 from d365_assets.warehouse import Warehouse
 from tests.conftest import source_rows, table_rows

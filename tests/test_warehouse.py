@@ -14,8 +14,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from d365_assets.package.schema import EntitySchema
-from d365_assets.warehouse import LoadError, LoadGuard, Warehouse, WarehouseLockedError
+from d365_assets.schema import EntitySchema
+from d365_assets.warehouse import LoadError, LoadGuard, LoadRequest, Warehouse, WarehouseLockedError
 
 SCHEMA = EntitySchema.of([("ACCOUNT", "string"), ("AMOUNT", "decimal"), ("ACTIVE", "noyes")])
 
@@ -34,15 +34,17 @@ def frame(rows: list[tuple[str, str, bool]], schema: EntitySchema = SCHEMA) -> p
 
 def load(warehouse: Warehouse, rows, *, company="USMF", mode="full", execution_id="e1", schema=SCHEMA, **kw):
     return warehouse.load(
-        entity="Accounts",
-        table="accounts",
-        schema=schema,
-        batches=kw.pop("batches", None) or [frame(rows, schema)],
-        company=company,
-        mode=mode,
-        natural_key=["ACCOUNT"],
-        execution_id=execution_id,
-        **kw,
+        LoadRequest(
+            entity="Accounts",
+            table="accounts",
+            schema=schema,
+            batches=kw.pop("batches", None) or [frame(rows, schema)],
+            company=company,
+            mode=mode,
+            natural_key=["ACCOUNT"],
+            execution_id=execution_id,
+            **kw,
+        )
     )
 
 
@@ -185,8 +187,8 @@ def test_a_load_killed_midway_leaves_the_table_as_it_was(tmp_path: Path) -> None
         import sys, time
         import polars as pl
         from decimal import Decimal
-        from d365_assets.package.schema import EntitySchema
-        from d365_assets.warehouse import Warehouse
+        from d365_assets.schema import EntitySchema
+        from d365_assets.warehouse import LoadRequest, Warehouse
         schema = EntitySchema.of([("ACCOUNT", "string"), ("AMOUNT", "decimal"), ("ACTIVE", "noyes")])
         def batches():
             for i in range(1000):
@@ -196,8 +198,9 @@ def test_a_load_killed_midway_leaves_the_table_as_it_was(tmp_path: Path) -> None
                 if i == 10:
                     print("loading", flush=True)
                 time.sleep(0.05)
-        Warehouse({str(warehouse.database)!r}).load(entity="Accounts", table="accounts", schema=schema,
-            batches=batches(), company="USMF", mode="full", natural_key=["ACCOUNT"], execution_id="killed")
+        Warehouse({str(warehouse.database)!r}).load(LoadRequest(entity="Accounts", table="accounts",
+            schema=schema, batches=batches(), company="USMF", mode="full", natural_key=["ACCOUNT"],
+            execution_id="killed"))
     """
     process = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True

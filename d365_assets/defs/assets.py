@@ -5,16 +5,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from d365_assets.catalog import Catalog, CatalogError, EntityConfig, RefreshMode
+from d365_assets.catalog import Catalog, EntityConfig
 from d365_assets.defs.automation import MODE_TAG, RECONCILE
 from d365_assets.defs.checks import entity_check_specs, evaluate_checks
 from d365_assets.defs.resources import D365Resource, WarehouseResource
 from d365_assets.defs.translator import DagsterD365Translator
-from d365_assets.fo import D365Error, ExportFailedError
-from d365_assets.package import PackageError
+from d365_assets.errors import D365AssetsError
+from d365_assets.fo import ExportFailedError
 from d365_assets.refresh import RefreshOutcome, refresh_entity
+from d365_assets.schema import RefreshMode
 from d365_assets.spool import SpoolError
-from d365_assets.warehouse import RemovalHeldError, WarehouseError
+from d365_assets.warehouse import RemovalHeldError
 
 __all__ = ["EXPORT_POOL", "HELD_LOAD_TAG", "build_d365_assets", "build_entity_asset"]
 
@@ -76,7 +77,7 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
                 description=f"{type(exc).__name__}: {exc} {_HOW_TO_RELEASE}",
                 metadata={"d365/rows_before": exc.before, "d365/rows_removed": exc.removed},
             ) from exc
-        except (D365Error, PackageError, WarehouseError, CatalogError, SpoolError) as exc:
+        except D365AssetsError as exc:
             hint = f" {_HOW_TO_DISCARD}" if isinstance(exc, SpoolError) else ""
             raise dg.Failure(description=f"{type(exc).__name__}: {exc}{hint}") from exc
         for warning in outcome.package.warnings:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from d365_assets.catalog import EntityConfig, RefreshMode
+from d365_assets.catalog import EntityConfig
 from d365_assets.refresh import RefreshOutcome
+from d365_assets.schema import RefreshMode
 
 __all__ = ["CHECK_NAMES", "entity_check_specs", "evaluate_checks"]
 

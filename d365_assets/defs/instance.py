@@ -27,6 +27,7 @@ from pathlib import Path
 import dagster as dg
 from filelock import FileLock, Timeout
 
+from d365_assets.errors import D365AssetsError
 from d365_assets.process_owner import Liveness, ProcessOwner
 
 __all__ = [
@@ -59,7 +60,7 @@ _UNFINISHED = [
 ]
 
 
-class InstanceSetupError(RuntimeError):
+class InstanceSetupError(D365AssetsError):
     """The instance cannot be opened: ``DAGSTER_HOME`` is unusable, or another process holds its lock."""
 
 

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 import httpx
 
-from d365_assets.package.schema import EntitySchema
+from d365_assets.schema import EntitySchema
 
 from .auth import MsalAuth, MsalHttpClient
 from .blob import download_blob
@@ -332,15 +332,17 @@ class D365Client:
         messages when the export ended ``PartiallySucceeded``.
         """
         execution_id = self.export_to_package(data_project=data_project, legal_entity=legal_entity)
-        return self.complete_export(execution_id=execution_id, destination_dir=destination_dir)
+        destination = Path(destination_dir) / package_file_name(execution_id)
+        return self.complete_export(execution_id=execution_id, destination=destination)
 
-    def complete_export(self, *, execution_id: str, destination_dir: Path) -> ExportedPackage:
+    def complete_export(self, *, execution_id: str, destination: Path) -> ExportedPackage:
         """The rest of :meth:`export_package` for an export already started: wait, then download.
 
-        Lets a caller note the execution id first, so an interrupted wait or download can be
-        completed later (F&O keeps the package for 7 days) instead of losing a change-tracked delta.
+        The package lands at ``destination`` (a file path the caller chose, e.g. its spool's). Lets
+        a caller note the execution id first, so an interrupted wait or download can be completed
+        later (F&O keeps the package for 7 days) instead of losing a change-tracked delta.
         """
-        destination = Path(destination_dir) / package_file_name(execution_id)  # before any request
+        package_file_name(execution_id)  # an unsafe id is refused before any request
         started = self._clock()
         status = self.wait_for_execution(execution_id)
         warnings: list[str] = []

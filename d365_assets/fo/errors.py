@@ -18,6 +18,8 @@ first, so no secret, bearer token or SAS signature ever reaches a log or a trace
 
 from __future__ import annotations
 
+from d365_assets.errors import D365AssetsError
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-class D365Error(Exception):
+class D365Error(D365AssetsError):
     """Base class of every error raised by :mod:`d365_assets.fo`."""
 
 

@@ -21,7 +21,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from d365_assets.package.schema import Column, ColumnType, EntitySchema
+from d365_assets.schema import Column, ColumnType, EntitySchema
 
 from .errors import D365Error
 

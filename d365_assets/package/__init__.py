@@ -2,7 +2,8 @@
 
 ::
 
-    from d365_assets.package import DataPackage, EntitySchema
+    from d365_assets.package import DataPackage
+    from d365_assets.schema import EntitySchema
 
     with DataPackage.open("export.zip") as package:
         frame = package.read_entity("Customers V3", schema=schema)
@@ -19,20 +20,16 @@ from .errors import PackageError, PackageIntegrityError, PackageValueError
 from .formats import DEFAULT_FORMATS, FileFormat
 from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, parse_package_header
 from .reader import DEFAULT_BATCH_ROWS, DataPackage, EntityFile
-from .schema import Column, ColumnType, EntitySchema
 from .wholeness import EntityFileError, check_entity_file
 
 __all__ = [
     "DECIMAL_DTYPE",
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_FORMATS",
-    "Column",
     "ColumnDrift",
-    "ColumnType",
     "DataPackage",
     "EntityFile",
     "EntityFileError",
-    "EntitySchema",
     "ExtraColumns",
     "FileFormat",
     "Manifest",

@@ -24,9 +24,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from d365_assets.schema import Column, ColumnType, EntitySchema
+
 from .delimited import ConversionFailed
 from .errors import PackageValueError
-from .schema import Column, ColumnType, EntitySchema
 
 __all__ = [
     "ARROW_CONVERT",

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from d365_assets.schema import Column, ColumnType, EntitySchema
+
 from .errors import PackageError
-from .schema import Column, ColumnType, EntitySchema
 
 __all__ = ["ColumnDrift", "ColumnPlan", "ExtraColumns", "plan_columns"]
 

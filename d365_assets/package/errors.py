@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+from d365_assets.errors import D365AssetsError
+
 __all__ = ["PackageError", "PackageIntegrityError", "PackageValueError"]
 
 
-class PackageError(Exception):
+class PackageError(D365AssetsError):
     """The data package, its manifest, or one of its entity files cannot be read."""
 
 

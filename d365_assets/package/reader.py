@@ -12,6 +12,8 @@ from typing import IO, Self
 import polars as pl
 import pyarrow as pa
 
+from d365_assets.schema import EntitySchema
+
 from .archive import ZipLimits, open_archive, open_entry
 from .convert import ARROW_CONVERT, arrow_read_types, convert_frame, empty_frame, finish_frame, polars_dtype
 from .delimited import ConversionFailed, DelimitedFile
@@ -20,7 +22,6 @@ from .errors import PackageError
 from .excel import ExcelFile
 from .formats import FileFormat, resolve_format
 from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, parse_package_header
-from .schema import EntitySchema
 from .xmlfile import XmlFile
 
 __all__ = ["DEFAULT_BATCH_ROWS", "DataPackage", "EntityFile"]

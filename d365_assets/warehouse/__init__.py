@@ -8,8 +8,7 @@ from d365_assets.warehouse.errors import WarehouseFileError as WarehouseFileErro
 from d365_assets.warehouse.errors import WarehouseLockedError as WarehouseLockedError
 from d365_assets.warehouse.guards import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
 from d365_assets.warehouse.guards import LoadGuard as LoadGuard
-from d365_assets.warehouse.loader import COMPANY_COLUMN as COMPANY_COLUMN
-from d365_assets.warehouse.loader import LOADER_COLUMNS as LOADER_COLUMNS
+from d365_assets.warehouse.loader import LoadRequest as LoadRequest
 from d365_assets.warehouse.loader import LoadResult as LoadResult
 from d365_assets.warehouse.loader import Warehouse as Warehouse
 from d365_assets.warehouse.loader import is_local_file as is_local_file

@@ -12,6 +12,8 @@ WarehouseError
 
 from __future__ import annotations
 
+from d365_assets.errors import D365AssetsError
+
 __all__ = [
     "KeyViolationError",
     "LoadError",
@@ -22,7 +24,7 @@ __all__ = [
 ]
 
 
-class WarehouseError(Exception):
+class WarehouseError(D365AssetsError):
     """Base class of the loader's errors; the table is always left as it was."""
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -24,11 +24,11 @@ import pyarrow as pa
 from filelock import FileLock, Timeout
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from d365_assets.package.schema import COMPANY_COLUMN, LOADER_COLUMNS, EntitySchema
+from d365_assets.schema import COMPANY_COLUMN, LOADER_COLUMNS, EntitySchema, RefreshMode
 from d365_assets.warehouse.errors import LoadError, WarehouseError, WarehouseFileError, WarehouseLockedError
 from d365_assets.warehouse.guards import LoadGuard, check_keys, check_removal
 
-__all__ = ["COMPANY_COLUMN", "LOADER_COLUMNS", "LoadResult", "Warehouse", "is_local_file"]
+__all__ = ["LoadRequest", "LoadResult", "Warehouse", "is_local_file"]
 
 
 _LEDGER_DDL = """
@@ -61,7 +61,7 @@ class LoadResult:
     table: str
     """Fully qualified table name, e.g. ``d365.customers_v3``."""
     company: str | None
-    mode: str
+    mode: RefreshMode
     execution_id: str
     applied: bool
     """False when the execution was already in the ledger and nothing was changed."""
@@ -83,19 +83,37 @@ class LoadResult:
 
 
 @dataclass(frozen=True)
-class _Load:
-    """One load's inputs, as :meth:`Warehouse.load` received them."""
+class LoadRequest:
+    """One exported package's rows, and how to apply them to one table."""
 
     entity: str
-    qualified: str
+    """The entity's public collection name, for the ledger."""
+    table: str
+    """The table name (snake case) in the warehouse's schema."""
     schema: EntitySchema
+    """The columns of ``batches``, in order."""
     batches: Iterable[pl.DataFrame]
     company: str | None
-    mode: Literal["full", "delta"]
+    """The legal entity of a company-specific entity; None for a shared one."""
+    mode: RefreshMode
+    """FULL replaces the company's rows (all rows when shared); DELTA upserts on (company, natural key)."""
     natural_key: tuple[str, ...]
     execution_id: str
-    package_bytes: int | None
-    guard: LoadGuard
+    """F&O's execution id: the ledger applies each one once."""
+    package_bytes: int | None = None
+    guard: LoadGuard = field(default_factory=LoadGuard)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", RefreshMode(self.mode))  # "full" / "delta" are taken too
+        object.__setattr__(self, "natural_key", tuple(self.natural_key))
+
+
+@dataclass(frozen=True)
+class _Load:
+    """A :class:`LoadRequest` with its table's qualified name."""
+
+    request: LoadRequest
+    qualified: str
 
 
 class Warehouse:
@@ -198,44 +216,20 @@ class Warehouse:
 
     # -- loading -----------------------------------------------------------------------------
 
-    def load(
-        self,
-        *,
-        entity: str,
-        table: str,
-        schema: EntitySchema,
-        batches: Iterable[pl.DataFrame],
-        company: str | None,
-        mode: Literal["full", "delta"],
-        natural_key: Sequence[str],
-        execution_id: str,
-        package_bytes: int | None = None,
-        guard: LoadGuard | None = None,
-    ) -> LoadResult:
-        """Apply one exported package's rows to ``table`` in one transaction.
+    def load(self, request: LoadRequest) -> LoadResult:
+        """Apply one exported package's rows to its table in one transaction.
 
-        ``full`` replaces the company's rows (all rows when ``company`` is None); ``delta`` upserts on
-        (company, natural key). ``batches`` are typed frames in ``schema`` order. Before it commits,
-        a load proves its keys are whole and that a full load removes no more than ``guard`` allows;
-        otherwise it raises a :class:`LoadError` and the table stays as it was.
+        Before it commits, a load proves its keys are whole and that a full load removes no more than
+        ``request.guard`` allows; otherwise it raises a :class:`LoadError` and the table stays as it was.
         """
-        if mode not in ("full", "delta"):
-            raise ValueError(f"mode must be 'full' or 'delta', not {mode!r}")
-        _refuse_loader_columns(schema, table=table, company_specific=company is not None)
-        if not _TABLE_PATTERN.match(table):
-            raise ValueError(f"table name {table!r} must be snake_case letters, digits and underscores")
-        job = _Load(
-            entity=entity,
-            qualified=f"{self.schema}.{table}",
-            schema=schema,
-            batches=batches,
-            company=company,
-            mode=mode,
-            natural_key=tuple(natural_key),
-            execution_id=execution_id,
-            package_bytes=package_bytes,
-            guard=guard or LoadGuard(),
+        _refuse_loader_columns(
+            request.schema, table=request.table, company_specific=request.company is not None
         )
+        if not _TABLE_PATTERN.match(request.table):
+            raise ValueError(
+                f"table name {request.table!r} must be snake_case letters, digits and underscores"
+            )
+        job = _Load(request=request, qualified=f"{self.schema}.{request.table}")
         try:
             with self._writer() as con:
                 return self._apply(con, job)
@@ -249,21 +243,24 @@ class Warehouse:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
         con.execute(_LEDGER_DDL.format(schema=self.schema))
         if con.execute(
-            f"SELECT 1 FROM {self.schema}._load_ledger WHERE execution_id = ?", [job.execution_id]
+            f"SELECT 1 FROM {self.schema}._load_ledger WHERE execution_id = ?", [job.request.execution_id]
         ).fetchone():
             return self._result(con, job, applied=False)
         self._tune(con)
         con.execute("BEGIN TRANSACTION")
         try:
-            specific = job.company is not None
-            added = self._ensure_table(con, job.qualified, job.schema, company_specific=specific)
-            rows_read, counts = self._replace(con, job) if job.mode == "full" else self._upsert(con, job)
+            specific = job.request.company is not None
+            added = self._ensure_table(con, job.qualified, job.request.schema, company_specific=specific)
+            rows_read, counts = (
+                self._replace(con, job) if job.request.mode is RefreshMode.FULL else self._upsert(con, job)
+            )
+            request = job.request
             con.execute(
                 f"INSERT INTO {self.schema}._load_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    job.execution_id, job.entity, job.qualified, job.company, job.mode, rows_read,
-                    counts["inserted"], counts["updated"], counts["deleted"], job.package_bytes,
-                    started, datetime.now(UTC).replace(tzinfo=None),
+                    request.execution_id, request.entity, job.qualified, request.company,
+                    request.mode.value, rows_read, counts["inserted"], counts["updated"], counts["deleted"],
+                    request.package_bytes, started, datetime.now(UTC).replace(tzinfo=None),
                 ],
             )  # fmt: skip
             con.execute("COMMIT")
@@ -351,26 +348,33 @@ class Warehouse:
         Every row is written once (no staging copy); the old keys alone give the counts. The new
         rows' keys are checked, and the share of old rows that would go, before the caller commits.
         """
-        scope, params = _company_scope(job.company)
+        scope, params = _company_scope(job.request.company)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _d365_old_keys AS SELECT {_key_list(job.natural_key)} "
+            f"CREATE OR REPLACE TEMP TABLE _d365_old_keys AS SELECT {_key_list(job.request.natural_key)} "
             f"FROM {job.qualified} t WHERE {scope}",
             params,
         )
         before = _one(con, "SELECT count(*) FROM _d365_old_keys")
         con.execute(f"DELETE FROM {job.qualified} t WHERE {scope}", params)
-        rows = self._insert(con, job.qualified, job.schema, job.batches, job.company, job.execution_id)
-        what = f"{job.qualified} ({job.company or 'shared'})"
+        rows = self._insert(
+            con,
+            job.qualified,
+            job.request.schema,
+            job.request.batches,
+            job.request.company,
+            job.request.execution_id,
+        )
+        what = f"{job.qualified} ({job.request.company or 'shared'})"
         new_rows = f"{job.qualified} t WHERE {scope}"
-        check_keys(con, rows=new_rows, params=params, natural_key=job.natural_key, what=what)
-        key_match = _key_match(job.natural_key)
+        check_keys(con, rows=new_rows, params=params, natural_key=job.request.natural_key, what=what)
+        key_match = _key_match(job.request.natural_key)
         matched = _one(
             con,
             f"SELECT count(*) FROM _d365_old_keys s WHERE EXISTS "
             f"(SELECT 1 FROM {job.qualified} t WHERE {scope} AND {key_match})",
             params,
         )
-        check_removal(guard=job.guard, before=before, kept=matched, what=what)
+        check_removal(guard=job.request.guard, before=before, kept=matched, what=what)
         return rows, {"inserted": rows - matched, "updated": matched, "deleted": before - matched}
 
     def _insert(
@@ -409,11 +413,11 @@ class Warehouse:
 
     def _upsert(self, con: duckdb.DuckDBPyConnection, job: _Load) -> tuple[int, dict[str, int]]:
         """Delta load: stage the (small) package, refuse NULL or repeated keys, replace matching rows."""
-        rows = self._stage(con, job.schema, job.batches)
-        what = f"the delta for {job.qualified} ({job.company or 'shared'})"
-        check_keys(con, rows="_d365_stage WHERE TRUE", natural_key=job.natural_key, what=what)
-        scope, params = _company_scope(job.company)
-        key_match = _key_match(job.natural_key)
+        rows = self._stage(con, job.request.schema, job.request.batches)
+        what = f"the delta for {job.qualified} ({job.request.company or 'shared'})"
+        check_keys(con, rows="_d365_stage WHERE TRUE", natural_key=job.request.natural_key, what=what)
+        scope, params = _company_scope(job.request.company)
+        key_match = _key_match(job.request.natural_key)
         matched = _one(
             con,
             f"SELECT count(*) FROM {job.qualified} t WHERE {scope} AND EXISTS "
@@ -425,7 +429,15 @@ class Warehouse:
             f"AND EXISTS (SELECT 1 FROM _d365_stage s WHERE {key_match})",
             params,
         )
-        self._insert(con, job.qualified, job.schema, [], job.company, job.execution_id, source="_d365_stage")
+        self._insert(
+            con,
+            job.qualified,
+            job.request.schema,
+            [],
+            job.request.company,
+            job.request.execution_id,
+            source="_d365_stage",
+        )
         return rows, {"inserted": rows - matched, "updated": matched, "deleted": 0}
 
     def _result(
@@ -437,7 +449,7 @@ class Warehouse:
         duplicates: int | None = None,
         **counts: object,
     ) -> LoadResult:
-        qualified, company = job.qualified, job.company
+        qualified, company = job.qualified, job.request.company
         scope, params = _company_scope(company)
         exists = bool(self._existing_columns(con, qualified))
         company_rows = _one(con, f"SELECT count(*) FROM {qualified} t WHERE {scope}", params) if exists else 0
@@ -447,7 +459,7 @@ class Warehouse:
                 _one(
                     con,
                     f"SELECT count(*) FROM (SELECT 1 FROM {qualified} t WHERE {scope} "
-                    f"GROUP BY {_key_list(job.natural_key)} HAVING count(*) > 1)",
+                    f"GROUP BY {_key_list(job.request.natural_key)} HAVING count(*) > 1)",
                     params,
                 )
                 if exists
@@ -462,13 +474,13 @@ class Warehouse:
             f"SELECT rows_read FROM {self.schema}._load_ledger WHERE table_name = ? "
             "AND company IS NOT DISTINCT FROM ? AND mode = 'full' AND execution_id <> ? "
             "ORDER BY finished_at DESC LIMIT 1",
-            [qualified, company, job.execution_id],
+            [qualified, company, job.request.execution_id],
         ).fetchone()
         return LoadResult(
             table=qualified,
             company=company,
-            mode=job.mode,
-            execution_id=job.execution_id,
+            mode=job.request.mode,
+            execution_id=job.request.execution_id,
             applied=applied,
             company_rows=company_rows,
             table_rows=table_rows,

@@ -11,9 +11,10 @@ import dagster as dg
 import pytest
 import yaml
 
-from d365_assets.catalog import Catalog, EntityConfig, RefreshMode, load_catalog
+from d365_assets.catalog import Catalog, EntityConfig, load_catalog
 from d365_assets.definitions import build_definitions
 from d365_assets.emulator import Emulator
+from d365_assets.schema import RefreshMode
 from d365_assets.settings import Settings
 from tests.conftest import checksum, source_rows, table_rows
 from tests.e2e.conftest import DagsterDev, prepare_emulator, warehouse_path

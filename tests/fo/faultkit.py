@@ -12,7 +12,8 @@ import yaml
 
 from d365_assets.emulator import Emulator
 from d365_assets.fo import ClientSecretCredential, D365Client, RetryPolicy
-from d365_assets.package import DataPackage, EntitySchema
+from d365_assets.package import DataPackage
+from d365_assets.schema import EntitySchema
 from tests.conftest import QUICK_LIFECYCLE
 
 CATALOG = Path(__file__).resolve().parents[2] / "d365_assets" / "catalog.yaml"

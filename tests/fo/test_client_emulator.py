@@ -22,7 +22,8 @@ from d365_assets.fo import (
     ExecutionStatus,
     ExportFailedError,
 )
-from d365_assets.package import DataPackage, EntitySchema
+from d365_assets.package import DataPackage
+from d365_assets.schema import EntitySchema
 
 emulator_module = pytest.importorskip("d365_assets.emulator")
 Emulator = emulator_module.Emulator

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from d365_assets.fo import UnsafeExecutionIdError, is_safe_execution_id, new_execution_id
+from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool, SpoolError
 
 from .fakes import FakeClock, FakeF365, ok
@@ -100,7 +101,7 @@ def test_a_callers_unsafe_id_is_refused_before_any_request(tmp_path: Path) -> No
         with pytest.raises(UnsafeExecutionIdError):
             client.export_to_package(data_project="P", legal_entity="USMF", execution_id="../x")
         with pytest.raises(UnsafeExecutionIdError, match="nothing was written"):
-            client.complete_export(execution_id="../../../../x", destination_dir=tmp_path / "packages")
+            client.complete_export(execution_id="../../../../x", destination=tmp_path / "packages" / "p.zip")
     assert not fake.fo_calls
     assert not fake.blob_requests
     assert not _files(tmp_path)
@@ -108,20 +109,23 @@ def test_a_callers_unsafe_id_is_refused_before_any_request(tmp_path: Path) -> No
 
 def test_the_spool_refuses_to_note_an_unsafe_id(tmp_path: Path) -> None:
     spool = PackageSpool(tmp_path / "spool", scope="env -> db")
-    folder = spool.folder("customers_v3", "USMF")
-    before = _files(tmp_path)
-    with pytest.raises(SpoolError, match="cannot name a file safely"):
-        spool.note("customers_v3", "USMF", execution_id="../../../../x", mode="full")
-    assert _files(tmp_path) == before
-    assert not (folder / "../../../../x.json").resolve().exists()
+    with spool.slot("customers_v3", "USMF", timeout=5) as slot:
+        before = _files(tmp_path)
+        with pytest.raises(SpoolError, match="cannot name a file safely"):
+            slot.note(execution_id="../../../../x", mode=RefreshMode.FULL)
+        assert _files(tmp_path) == before
+        assert not (slot.folder / "../../../../x.json").resolve().exists()
 
 
 def test_a_note_whose_id_is_not_its_name_is_not_followed(tmp_path: Path) -> None:
     """A tampered note cannot make the next refresh download (or delete) a file outside its folder."""
     spool = PackageSpool(tmp_path / "spool", scope="env -> db")
-    noted = spool.note("customers_v3", "USMF", execution_id="P-20260301T120000-0123456789ab", mode="delta")
-    noted.note.write_text(json.dumps({"execution_id": "../../../../x", "mode": "delta"}), encoding="utf-8")
-    before = _files(tmp_path)
-    with pytest.raises(SpoolError, match="not a readable export note"):
-        spool.pending("customers_v3", "USMF")
-    assert _files(tmp_path) == before
+    with spool.slot("customers_v3", "USMF", timeout=5) as slot:
+        noted = slot.note(execution_id="P-20260301T120000-0123456789ab", mode=RefreshMode.DELTA)
+        noted.note.write_text(
+            json.dumps({"execution_id": "../../../../x", "mode": "delta"}), encoding="utf-8"
+        )
+        before = _files(tmp_path)
+        with pytest.raises(SpoolError, match="not a readable export note"):
+            slot.pending()
+        assert _files(tmp_path) == before

@@ -13,11 +13,11 @@ from d365_assets.package import (
     DEFAULT_FORMATS,
     ColumnDrift,
     DataPackage,
-    EntitySchema,
     FileFormat,
     PackageError,
     PackageValueError,
 )
+from d365_assets.schema import EntitySchema
 
 from .builders import EntityFile, make_package, unicode_csv
 from .test_reader import HEADER, ROWS, SCHEMA, check_typed

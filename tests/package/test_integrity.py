@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from d365_assets.package import DataPackage, EntitySchema, PackageError, PackageIntegrityError
+from d365_assets.package import DataPackage, PackageError, PackageIntegrityError
+from d365_assets.schema import EntitySchema
 
 from .builders import (
     EntityFile,

@@ -11,11 +11,11 @@ import pytest
 
 from d365_assets.package import (
     DataPackage,
-    EntitySchema,
     FileFormat,
     PackageError,
     PackageValueError,
 )
+from d365_assets.schema import EntitySchema
 
 from .builders import EntityFile, csv_text, make_package, unicode_csv, utf8_csv
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from d365_assets.package import DataPackage, EntitySchema, PackageError, PackageValueError
+from d365_assets.package import DataPackage, PackageError, PackageValueError
+from d365_assets.schema import EntitySchema
 
 from .builders import EntityFile, make_package, unicode_csv, utf8_csv, xlsx
 

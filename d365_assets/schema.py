@@ -1,4 +1,4 @@
-"""Explicit column types for F&O data entities.
+"""The shared vocabulary of every layer: refresh modes, and explicit column types for F&O data entities.
 
 Types are never inferred from data: F&O codes such as ``011000`` look numeric but are text,
 amounts are ``numeric(32,6)`` and must stay exact, and ``1900-01-01`` means "no date".
@@ -10,7 +10,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["COMPANY_COLUMN", "LOADER_COLUMNS", "RESERVED_COLUMNS", "Column", "ColumnType", "EntitySchema"]
+__all__ = [
+    "COMPANY_COLUMN",
+    "LOADER_COLUMNS",
+    "RESERVED_COLUMNS",
+    "Column",
+    "ColumnType",
+    "EntitySchema",
+    "RefreshMode",
+]
 
 COMPANY_COLUMN = "DATAAREAID"
 """The column the loader adds to company-specific tables: the export's legal entity."""
@@ -19,6 +27,15 @@ LOADER_COLUMNS = ("_execution_id", "_loaded_at")
 RESERVED_COLUMNS = frozenset(name.upper() for name in (COMPANY_COLUMN, *LOADER_COLUMNS))
 """Names (upper case: compare ``name.upper()``) of the columns the warehouse loader adds to entity
 tables. No entity column may use them."""
+
+
+class RefreshMode(StrEnum):
+    """How an entity is exported and loaded."""
+
+    FULL = "full"
+    """Every export holds all rows; the company's rows are replaced atomically."""
+    DELTA = "delta"
+    """Change-tracked exports hold inserted and updated rows; they are upserted on the natural key."""
 
 
 class ColumnType(StrEnum):
