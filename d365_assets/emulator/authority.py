@@ -72,11 +72,40 @@ def build_authority_app(
     ``assertion_check(client_assertion, token_endpoint_url)`` returns why a certificate credential's
     JWT is refused (None: accepted); without it only client secrets are accepted.
     """
+    authority = _Authority(credentials, store, origin, token_lifetime, assertion_check)
+    return Starlette(
+        routes=[
+            Route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                authority.openid_configuration,
+                methods=["GET"],
+            ),
+            Route("/{tenant}/oauth2/v2.0/token", authority.token_v2, methods=["POST"]),
+            Route("/{tenant}/oauth2/token", authority.token_v1, methods=["POST"]),
+        ]
+    )
 
-    def tenant_known(tenant: str) -> bool:
-        return tenant.lower() in (credentials.tenant_id.lower(), "organizations")
 
-    def tenant_not_found(tenant: str) -> JSONResponse:
+class _Authority:
+    """The routes of one tenant's authority."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        store: Store,
+        origin: Callable[[], str],
+        token_lifetime: int,
+        assertion_check: Callable[[str, str], str | None] | None,
+    ) -> None:
+        self.credentials = credentials
+        self.store = store
+        self.origin = origin
+        self.token_lifetime = token_lifetime
+        self.assertion_check = assertion_check
+
+    def _tenant_refused(self, tenant: str) -> JSONResponse | None:
+        if tenant.lower() in (self.credentials.tenant_id.lower(), "organizations"):
+            return None
         return _aad_error(
             400,
             "invalid_request",
@@ -85,14 +114,14 @@ def build_authority_app(
             "signing into the correct cloud.",
         )
 
-    async def openid_configuration(request: Request) -> Response:
+    async def openid_configuration(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
-        if not tenant_known(tenant):
-            return tenant_not_found(tenant)
-        base = f"{origin()}/{tenant}"
+        if refused := self._tenant_refused(tenant):
+            return refused
+        base = f"{self.origin()}/{tenant}"
         return JSONResponse(
             {
-                "issuer": f"{origin()}/{credentials.tenant_id}/v2.0",
+                "issuer": f"{self.origin()}/{self.credentials.tenant_id}/v2.0",
                 "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
                 "token_endpoint": f"{base}/oauth2/v2.0/token",
                 "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
@@ -112,14 +141,34 @@ def build_authority_app(
             }
         )
 
-    async def token(request: Request, *, v1: bool) -> Response:
+    async def token_v2(self, request: Request) -> Response:
+        return await self._token(request, v1=False)
+
+    async def token_v1(self, request: Request) -> Response:
+        return await self._token(request, v1=True)
+
+    async def _token(self, request: Request, *, v1: bool) -> Response:
         tenant = request.path_params["tenant"]
-        if not tenant_known(tenant):
-            return tenant_not_found(tenant)
+        if refused := self._tenant_refused(tenant):
+            return refused
         fields = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
         basic = _basic_credentials(request)
         client_id = fields.get("client_id") or (basic[0] if basic else "")
         secret = fields.get("client_secret") or (basic[1] if basic else "")
+        refused = await self._client_refused(
+            request, fields, tenant=tenant, client_id=client_id, secret=secret
+        )
+        if refused:
+            return refused
+        audience = _audience(fields, v1=v1)
+        if isinstance(audience, Response):
+            return audience
+        return await self._issue(client_id=client_id, audience=audience, v1=v1)
+
+    async def _client_refused(
+        self, request: Request, fields: dict[str, str], *, tenant: str, client_id: str, secret: str
+    ) -> JSONResponse | None:
+        """Why the grant, the app or its credential is refused (None: accepted)."""
         if fields.get("grant_type") != "client_credentials":
             return _aad_error(
                 400,
@@ -127,7 +176,7 @@ def build_authority_app(
                 70003,
                 "The app requested an unsupported grant type. Only client_credentials is enabled here.",
             )
-        if client_id != credentials.client_id:
+        if client_id != self.credentials.client_id:
             return _aad_error(
                 400,
                 "unauthorized_client",
@@ -137,13 +186,13 @@ def build_authority_app(
                 "tenant or consented to by any user in the tenant.",
             )
         assertion = fields.get("client_assertion", "")
-        if assertion and assertion_check is not None:
-            problem = await run_in_threadpool(assertion_check, assertion, f"{origin()}{request.url.path}")
+        if assertion and self.assertion_check is not None:
+            endpoint = f"{self.origin()}{request.url.path}"
+            problem = await run_in_threadpool(self.assertion_check, assertion, endpoint)
             if fields.get("client_assertion_type") != ASSERTION_TYPE:
                 problem = f"client_assertion_type must be {ASSERTION_TYPE}."
-            if problem:
-                return _aad_error(401, "invalid_client", 700027, problem)
-        elif not secret or not hmac.compare_digest(secret.encode(), credentials.client_secret.encode()):
+            return _aad_error(401, "invalid_client", 700027, problem) if problem else None
+        if not secret or not hmac.compare_digest(secret.encode(), self.credentials.client_secret.encode()):
             return _aad_error(
                 401,
                 "invalid_client",
@@ -151,48 +200,26 @@ def build_authority_app(
                 "Invalid client secret provided. Ensure the secret being sent in the request is the "
                 f"client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
             )
-        if v1:
-            audience = fields.get("resource", "")
-            if not audience:
-                return _aad_error(
-                    400,
-                    "invalid_request",
-                    900144,
-                    "The request body must contain the following parameter: 'resource'.",
-                )
-        else:
-            scope = fields.get("scope", "")
-            if not scope:
-                return _aad_error(
-                    400,
-                    "invalid_request",
-                    900144,
-                    "The request body must contain the following parameter: 'scope'.",
-                )
-            if not scope.endswith("/.default") or " " in scope.strip():
-                return _aad_error(
-                    400,
-                    "invalid_scope",
-                    1002012,
-                    f"The provided value for scope {scope} is not valid. Client credential flows must have a "
-                    "scope value with /.default suffixed to the resource identifier (application ID URI).",
-                )
-            audience = scope[: -len("/.default")]
+        return None
+
+    async def _issue(self, *, client_id: str, audience: str, v1: bool) -> Response:
+        """A fresh access token for ``audience``, stored by its hash, in the v1 or v2 response shape."""
         access_token = secrets.token_urlsafe(48)
         now = time.time()
+        lifetime = self.token_lifetime
         await run_in_threadpool(
-            store.save_token,
+            self.store.save_token,
             token_hash(access_token),
             client_id=client_id,
             audience=audience,
-            expires_at=now + token_lifetime,
+            expires_at=now + lifetime,
         )
         if v1:
             body: dict[str, object] = {
                 "token_type": "Bearer",
-                "expires_in": str(token_lifetime),
-                "ext_expires_in": str(token_lifetime),
-                "expires_on": str(int(now) + token_lifetime),
+                "expires_in": str(lifetime),
+                "ext_expires_in": str(lifetime),
+                "expires_on": str(int(now) + lifetime),
                 "not_before": str(int(now)),
                 "resource": audience,
                 "access_token": access_token,
@@ -200,22 +227,36 @@ def build_authority_app(
         else:
             body = {
                 "token_type": "Bearer",
-                "expires_in": token_lifetime,
-                "ext_expires_in": token_lifetime,
+                "expires_in": lifetime,
+                "ext_expires_in": lifetime,
                 "access_token": access_token,
             }
         return JSONResponse(body, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
 
-    async def token_v2(request: Request) -> Response:
-        return await token(request, v1=False)
 
-    async def token_v1(request: Request) -> Response:
-        return await token(request, v1=True)
-
-    return Starlette(
-        routes=[
-            Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
-            Route("/{tenant}/oauth2/v2.0/token", token_v2, methods=["POST"]),
-            Route("/{tenant}/oauth2/token", token_v1, methods=["POST"]),
-        ]
-    )
+def _audience(fields: dict[str, str], *, v1: bool) -> str | JSONResponse:
+    """The token's audience: v1's ``resource``, or v2's ``scope`` less ``/.default``; or the refusal."""
+    if v1:
+        audience = fields.get("resource", "")
+        if not audience:
+            return _aad_error(
+                400,
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'resource'.",
+            )
+        return audience
+    scope = fields.get("scope", "")
+    if not scope:
+        return _aad_error(
+            400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'."
+        )
+    if not scope.endswith("/.default") or " " in scope.strip():
+        return _aad_error(
+            400,
+            "invalid_scope",
+            1002012,
+            f"The provided value for scope {scope} is not valid. Client credential flows must have a "
+            "scope value with /.default suffixed to the resource identifier (application ID URI).",
+        )
+    return scope[: -len("/.default")]

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 
 from filelock import FileLock
+from starlette.types import ASGIApp
 
 from .authority import build_authority_app
 from .blob_app import build_blob_app
@@ -112,58 +113,13 @@ class Emulator:
         """Bind and start the three HTTPS listeners; returns self."""
         if self._started:
             return self
-        c = self.config
-        hooks = FoHooks(
-            environment_url=lambda: self.environment_url,
-            blob_host=lambda: self.blob_host,
-            current_round=self.current_round,
-            advance=self._advance,
-        )
-        apps = {
-            "fo": (
-                fo_faults(
-                    build_fo_app(
-                        service=self._service,
-                        dataset=self._dataset,
-                        store=self._store,
-                        hooks=hooks,
-                        admin_routes=fault_routes(self._faults),
-                    ),
-                    faults=self._faults,
-                    sas_key=self._credentials.sas_key,
-                ),
-                c.fo_port,
-            ),
-            "authority": (
-                authority_faults(
-                    build_authority_app(
-                        credentials=self._credentials,
-                        store=self._store,
-                        origin=lambda: self.authority_host,
-                        token_lifetime=c.token_lifetime_seconds,
-                        assertion_check=self._check_assertion,
-                    ),
-                    faults=self._faults,
-                ),
-                c.authority_port,
-            ),
-            "blob": (
-                blob_faults(
-                    build_blob_app(
-                        service=self._service,
-                        sas_key=self._credentials.sas_key,
-                        retention_seconds=c.retention_seconds,
-                    ),
-                    faults=self._faults,
-                ),
-                c.blob_port,
-            ),
-        }
         self._service.purge_expired()
         try:
-            for name, (app, port) in apps.items():
+            for name, (app, port) in self._apps().items():
                 wrapped = self._log.middleware(app, origin=name)
-                self._servers[name] = ServerThread(wrapped, host=c.host, port=port, tls=self._tls, name=name)
+                self._servers[name] = ServerThread(
+                    wrapped, host=self.config.host, port=port, tls=self._tls, name=name
+                )
             for server in self._servers.values():
                 server.start()
         except BaseException:
@@ -171,6 +127,38 @@ class Emulator:
             raise
         self._started = True
         return self
+
+    def _apps(self) -> dict[str, tuple[ASGIApp, int]]:
+        """The three origins' apps (faults wrapped around each) and their configured ports."""
+        c = self.config
+        hooks = FoHooks(
+            environment_url=lambda: self.environment_url,
+            blob_host=lambda: self.blob_host,
+            current_round=self.current_round,
+            advance=self._advance,
+        )
+        fo = build_fo_app(
+            service=self._service,
+            dataset=self._dataset,
+            store=self._store,
+            hooks=hooks,
+            admin_routes=fault_routes(self._faults),
+        )
+        authority = build_authority_app(
+            credentials=self._credentials,
+            store=self._store,
+            origin=lambda: self.authority_host,
+            token_lifetime=c.token_lifetime_seconds,
+            assertion_check=self._check_assertion,
+        )
+        blob = build_blob_app(
+            service=self._service, sas_key=self._credentials.sas_key, retention_seconds=c.retention_seconds
+        )
+        return {
+            "fo": (fo_faults(fo, faults=self._faults, sas_key=self._credentials.sas_key), c.fo_port),
+            "authority": (authority_faults(authority, faults=self._faults), c.authority_port),
+            "blob": (blob_faults(blob, faults=self._faults), c.blob_port),
+        }
 
     def stop(self) -> None:
         """Stop the listeners and wait for package builds of this process to finish."""

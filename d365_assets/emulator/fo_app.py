@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .authority import token_hash
 from .dataset import Dataset
 from .dmf import DmfError, DmfService, ModelStateError
-from .entities import find_entity
+from .entities import EntityDef, find_entity
 from .metadata import metadata_xml
 from .odata import action_error, envelope, model_state_error, unauthorized
 from .store import Store
@@ -76,8 +76,37 @@ def build_fo_app(
     admin_routes: Sequence[BaseRoute] = (),
 ) -> ASGIApp:
     """The F&O origin's ASGI app (bearer check included); ``admin_routes`` are added behind it too."""
+    fo = _FoRoutes(service, dataset, hooks)
+    data_routes = [
+        Route(
+            "/data/DataManagementDefinitionGroups/" + _ACTION_PREFIX + "{action}", fo.action, methods=["POST"]
+        ),
+        Route("/data/DataManagementDefinitionGroups/{other:path}", fo.unknown_action, methods=["POST"]),
+        Route("/data/$metadata", fo.metadata, methods=["GET"]),
+        Route("/data/{collection}/$count", fo.count, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=[
+            *data_routes,
+            Mount("/namespaces/AXSF", routes=data_routes),
+            Route("/_emulator/activity", fo.activity, methods=["POST"]),
+            Route("/_emulator/info", fo.info, methods=["GET"]),
+            *admin_routes,
+        ]
+    )
+    return _BearerAuth(app, store=store, environment_url=hooks.environment_url)
 
-    def run_action(action: str, body: object) -> str:
+
+class _FoRoutes:
+    """The F&O origin's routes: DMF actions, OData $metadata and $count, and the emulator's own."""
+
+    def __init__(self, service: DmfService, dataset: Dataset, hooks: FoHooks) -> None:
+        self.service = service
+        self.dataset = dataset
+        self.hooks = hooks
+
+    def _run_action(self, action: str, body: object) -> str:
+        service, hooks = self.service, self.hooks
         if action in ("ExportToPackage", "ExportToPackageAsync"):
             return service.export_to_package(body)
         if action == "GetExecutionSummaryStatus":
@@ -90,14 +119,14 @@ def build_fo_app(
             return service.summary_page_url(body, environment_url=hooks.environment_url())
         raise LookupError(action)
 
-    async def action(request: Request) -> Response:
+    async def action(self, request: Request) -> Response:
         name = request.path_params["action"]
         try:
             body = json.loads(await request.body() or b"null")
         except ValueError:
             return model_state_error()
         try:
-            value = await run_in_threadpool(run_action, name, body)
+            value = await run_in_threadpool(self._run_action, name, body)
         except LookupError:
             return _not_found(
                 f"No action named '{_ACTION_PREFIX}{name}' is bound to DataManagementDefinitionGroups."
@@ -106,12 +135,12 @@ def build_fo_app(
             return model_state_error()
         except DmfError as exc:
             return action_error(name, str(exc))
-        return envelope(value, environment_url=hooks.environment_url())
+        return envelope(value, environment_url=self.hooks.environment_url())
 
-    async def unknown_action(request: Request) -> Response:
+    async def unknown_action(self, request: Request) -> Response:
         return _not_found(f"No HTTP resource was found that matches the request URI '{request.url.path}'.")
 
-    async def count(request: Request) -> Response:
+    async def count(self, request: Request) -> Response:
         try:
             entity = find_entity(request.path_params["collection"])
         except KeyError:
@@ -119,26 +148,30 @@ def build_fo_app(
                 f"No HTTP resource was found that matches the request URI '{request.url.path}'."
             )
         query = request.query_params
-        cross = query.get("cross-company", "").lower() == "true"
         match = _FILTER.match(query.get("$filter", "")) if "$filter" in query else None
         if "$filter" in query and match is None:
             return _not_found("Only $filter=dataAreaId eq '<company>' is supported by the emulator.")
-        round_ = await run_in_threadpool(hooks.current_round)
-        if not entity.company_specific:
-            companies: tuple[str | None, ...] = (None,)
-        elif match:
-            companies = (match.group(1).upper(),) if match.group(1).upper() in dataset.companies else ()
-        else:
-            companies = dataset.companies if cross else dataset.companies[:1]
+        round_ = await run_in_threadpool(self.hooks.current_round)
         total = 0
-        for company in companies:
-            total += await run_in_threadpool(dataset.count, entity, company, round_=round_)
+        for company in self._counted_companies(entity, match, query.get("cross-company", "")):
+            total += await run_in_threadpool(self.dataset.count, entity, company, round_=round_)
         return PlainTextResponse(str(total), headers={"OData-Version": "4.0"})
 
-    async def metadata(_request: Request) -> Response:
+    def _counted_companies(
+        self, entity: EntityDef, match: re.Match[str] | None, cross_company: str
+    ) -> tuple[str | None, ...]:
+        """The companies a ``$count`` covers: the filtered one, all (cross-company), or the default."""
+        if not entity.company_specific:
+            return (None,)
+        if match:
+            company = match.group(1).upper()
+            return (company,) if company in self.dataset.companies else ()
+        return self.dataset.companies if cross_company.lower() == "true" else self.dataset.companies[:1]
+
+    async def metadata(self, _request: Request) -> Response:
         return Response(metadata_xml(), media_type="application/xml", headers={"OData-Version": "4.0"})
 
-    async def activity(request: Request) -> Response:
+    async def activity(self, request: Request) -> Response:
         try:
             body = json.loads(await request.body() or b"{}")
             rounds = int(body.get("rounds", 1))
@@ -146,37 +179,16 @@ def build_fo_app(
             return JSONResponse({"error": 'body must be {"rounds": <int>}'}, status_code=400)
         if rounds < 0:
             return JSONResponse({"error": "rounds must be >= 0"}, status_code=400)
-        return JSONResponse({"round": await run_in_threadpool(hooks.advance, rounds)})
+        return JSONResponse({"round": await run_in_threadpool(self.hooks.advance, rounds)})
 
-    async def info(_request: Request) -> Response:
+    async def info(self, _request: Request) -> Response:
         return JSONResponse(
             {
-                "round": await run_in_threadpool(hooks.current_round),
-                "companies": list(dataset.companies),
-                "projects": sorted(service.projects),
+                "round": await run_in_threadpool(self.hooks.current_round),
+                "companies": list(self.dataset.companies),
+                "projects": sorted(self.service.projects),
             }
         )
-
-    data_routes = [
-        Route(
-            "/data/DataManagementDefinitionGroups/" + _ACTION_PREFIX + "{action}",
-            action,
-            methods=["POST"],
-        ),
-        Route("/data/DataManagementDefinitionGroups/{other:path}", unknown_action, methods=["POST"]),
-        Route("/data/$metadata", metadata, methods=["GET"]),
-        Route("/data/{collection}/$count", count, methods=["GET"]),
-    ]
-    app = Starlette(
-        routes=[
-            *data_routes,
-            Mount("/namespaces/AXSF", routes=data_routes),
-            Route("/_emulator/activity", activity, methods=["POST"]),
-            Route("/_emulator/info", info, methods=["GET"]),
-            *admin_routes,
-        ]
-    )
-    return _BearerAuth(app, store=store, environment_url=hooks.environment_url)
 
 
 def _not_found(message: str) -> Response:
