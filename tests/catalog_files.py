@@ -7,9 +7,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from d365_assets.catalog import SHIPPED_CATALOG
+from d365_assets.catalog import SHIPPED_CATALOG, CatalogError, load_catalog
+
+
+def refused(path: Path) -> str:
+    """The message of the CatalogError that loading ``path`` raises; it names the file and a fix."""
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: ")
+    assert "Fix: " in message
+    return message
 
 
 def shipped_text() -> str:

@@ -15,17 +15,15 @@ import pytest
 from d365_assets.catalog import SHIPPED_CATALOG, CatalogError, load_catalog
 from d365_assets.schema import RESERVED_COLUMNS, ColumnType, EntitySchema, RefreshMode
 from d365_assets.warehouse import LoadRequest, Warehouse
-from tests.catalog_files import alias_bomb, entity, line_of, shipped_text, write_changed, write_text
-
-
-def refused(path: Path) -> str:
-    """The message of the CatalogError that loading ``path`` raises; it names the file and a fix."""
-    with pytest.raises(CatalogError) as raised:
-        load_catalog(path)
-    message = str(raised.value)
-    assert message.startswith(f"{path}: ")
-    assert "Fix: " in message
-    return message
+from tests.catalog_files import (
+    alias_bomb,
+    entity,
+    line_of,
+    refused,
+    shipped_text,
+    write_changed,
+    write_text,
+)
 
 
 def test_shipped_catalog_has_realistic_entities() -> None:
