@@ -27,8 +27,8 @@ message carries a secret, a bearer token or a SAS signature.
     │       ├── KeyViolationError          a natural key is NULL or repeats
     │       └── RemovalHeldError           a full load would remove too many rows: held until accepted
     ├── CatalogError                   d365_assets.catalog: the entity catalog is broken
-    ├── CronError                      d365_assets.cron: a cron expression outside the grammar
-    ├── StrictYamlError                d365_assets.strict_yaml: YAML the strict reader refuses
+    ├── CronError                      d365_assets.catalog.cron: a cron expression outside the grammar
+    ├── StrictYamlError                d365_assets.catalog.strict_yaml: YAML the strict reader refuses
     ├── SpoolError                     d365_assets.spool: a noted export cannot be used
     └── InstanceSetupError             d365_assets.defs.instance: the Dagster instance cannot be opened
 """

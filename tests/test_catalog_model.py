@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from d365_assets.catalog import EntityConfig, load_catalog
-from d365_assets.catalog_model import EntityEntry
+from d365_assets.catalog.model import EntityEntry
 from tests.catalog_files import entity, refused, write_changed
 
 

@@ -7,7 +7,7 @@ import random
 import dagster as dg
 import pytest
 
-from d365_assets.cron import CronError, check_cron
+from d365_assets.catalog.cron import CronError, check_cron
 
 
 def _dagster_accepts(cron: str) -> bool:

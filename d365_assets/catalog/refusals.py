@@ -1,4 +1,4 @@
-"""One message for a catalog that fails its model (:mod:`d365_assets.catalog_model`): where, problem, fix.
+"""One message for a catalog that fails its model (:mod:`d365_assets.catalog.model`): where, problem, fix.
 
 Pydantic reports every error it finds; the reader is told the one met first reading the file from
 the top: the top level's unknown keys, then version, companies, defaults (its unknown keys first),
@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from d365_assets.catalog_model import (
+from d365_assets.catalog.model import (
     NAME_PATTERN,
     REFUSAL,
     CatalogDefaults,

@@ -8,7 +8,7 @@ Every field carries a :class:`Refusal`: the problem and the fix told when its va
 type or constraints. The rules across fields (a delta entity's reconcile project, the natural key
 among the columns, one data project per purpose, ...) and the checks beyond a type (reserved
 columns, crons that fire) raise :func:`refusal` errors with their own problem and fix.
-:mod:`d365_assets.catalog_refusals` turns a ``ValidationError`` into the one message the reader gets.
+:mod:`d365_assets.catalog.refusals` turns a ``ValidationError`` into the one message the reader gets.
 
 A key written without a value (YAML reads ``refresh_cron:`` as null) is refused where leaving the
 key out means "take the default": its author meant to write something.
@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from d365_assets.cron import CRON_SYNTAX, CronError, check_cron
+from d365_assets.catalog.cron import CRON_SYNTAX, CronError, check_cron
 from d365_assets.schema import RESERVED_COLUMNS, ColumnType, EntitySchema, RefreshMode
 
 __all__ = [
@@ -154,7 +154,7 @@ Columns = Annotated[
 KeyColumn = Annotated[StrictStr, _not_reserved("natural_key column")]
 Freshness = Annotated[float, Field(ge=1 / 60, le=_MAX_FRESHNESS_HOURS)]
 Cron = Annotated[str, BeforeValidator(_fires)]
-"""A cron expression Dagster's schedules accept and that fires (see :mod:`d365_assets.cron`)."""
+"""A cron expression Dagster's schedules accept and that fires (see :mod:`d365_assets.catalog.cron`)."""
 
 _TEXT = Refusal("$key is missing or empty", "set $key (see the top of catalog.yaml)")
 _COMPANIES = Refusal(

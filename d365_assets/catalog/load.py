@@ -1,11 +1,11 @@
-"""The entity catalog: which F&O data entities are exported, how, and into which tables.
+"""Loading the entity catalog: a YAML file into validated, frozen dataclasses.
 
 The catalog is a YAML file (the shipped ``catalog.yaml`` by default, ``D365_CATALOG`` to
 override). :func:`load_catalog` validates it completely and raises :class:`CatalogError` with a
 message naming the file, the entity and the fix. The file is read strictly (UTF-8, each key once,
-no anchors or aliases: :mod:`d365_assets.strict_yaml`), then validated against its declared shape
-(:mod:`d365_assets.catalog_model`, pydantic), crons included as Dagster's schedules will need them
-(:mod:`d365_assets.cron`), so a broken catalog fails when the definitions load, never later inside
+no anchors or aliases: :mod:`d365_assets.catalog.strict_yaml`), then validated against its declared shape
+(:mod:`d365_assets.catalog.model`, pydantic), crons included as Dagster's schedules will need them
+(:mod:`d365_assets.catalog.cron`), so a broken catalog fails when the definitions load, never later inside
 a run or a schedule.
 """
 
@@ -18,15 +18,15 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from d365_assets import strict_yaml
-from d365_assets.catalog_model import CatalogDefaults, CatalogDocument, EntityEntry, table_name
-from d365_assets.catalog_refusals import explain
+from d365_assets.catalog import strict_yaml
+from d365_assets.catalog.model import CatalogDefaults, CatalogDocument, EntityEntry, table_name
+from d365_assets.catalog.refusals import explain
 from d365_assets.errors import D365AssetsError
 from d365_assets.schema import EntitySchema, RefreshMode
 
 __all__ = ["SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "load_catalog"]
 
-SHIPPED_CATALOG = Path(__file__).with_name("catalog.yaml")
+SHIPPED_CATALOG = Path(__file__).parents[1] / "catalog.yaml"
 _T = TypeVar("_T")
 
 
@@ -127,7 +127,7 @@ def _refusal(path: Path, where: str, problem: str, fix: str) -> CatalogError:
 
 
 def _read(path: Path) -> Any:
-    """The YAML document of the file, read strictly (see :mod:`d365_assets.strict_yaml`)."""
+    """The YAML document of the file, read strictly (see :mod:`d365_assets.catalog.strict_yaml`)."""
     try:
         return strict_yaml.load_file(path)
     except FileNotFoundError:
