@@ -14,7 +14,7 @@ from pathlib import Path
 
 from d365_assets.fo.credentials import DEFAULT_AUTHORITY_HOST
 from d365_assets.fo.urls import normalize_environment_url, require_https_authority
-from d365_assets.warehouse.loader import is_local_file
+from d365_assets.warehouse import is_local_file
 
 __all__ = ["DEFAULT_AUTHORITY_HOST", "Settings"]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from d365_assets.warehouse.errors import KeyViolationError, RemovalHeldError
+from d365_assets.warehouse.sql import key_list, quote, scalar
 
 __all__ = ["DEFAULT_MAX_REMOVED_SHARE", "LoadGuard", "check_keys", "check_removal"]
 
@@ -44,9 +45,9 @@ def check_keys(
 ) -> None:
     """Refuse NULL or repeated natural keys among ``rows``: a relation and its WHERE clause, such as
     ``d365.customers_v3 t WHERE t.DATAAREAID = ?`` (``params`` fill its placeholders)."""
-    keys = ", ".join(_quote(k) for k in natural_key)
-    any_null = " OR ".join(f"{_quote(k)} IS NULL" for k in natural_key)
-    nulls = _count(con, f"SELECT count(*) FROM {rows} AND ({any_null})", params)
+    keys = key_list(natural_key)
+    any_null = " OR ".join(f"{quote(k)} IS NULL" for k in natural_key)
+    nulls = scalar(con, f"SELECT count(*) FROM {rows} AND ({any_null})", params)
     if nulls:
         raise KeyViolationError(
             f"{what}: {nulls} row(s) have no value in natural-key column(s) {', '.join(natural_key)}; "
@@ -59,7 +60,7 @@ def check_keys(
         list(params),
     ).fetchall()
     if repeated:
-        total = _count(
+        total = scalar(
             con, f"SELECT count(*) FROM (SELECT 1 FROM {rows} GROUP BY {keys} HAVING count(*) > 1)", params
         )
         examples = "; ".join(", ".join(map(repr, row[:-1])) + f" ({row[-1]} times)" for row in repeated)
@@ -83,12 +84,3 @@ def check_removal(*, guard: LoadGuard, before: int, kept: int, what: str) -> Non
         removed=removed,
         before=before,
     )
-
-
-def _count(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]) -> int:
-    row = con.execute(sql, list(params)).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
