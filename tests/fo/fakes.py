@@ -48,7 +48,7 @@ def package_bytes(size: int = 5000) -> bytes:
 
 
 @dataclass
-class FakeF365:
+class FakeFinOps:
     """Scriptable fake of the three origins. Lists of scripted answers repeat their last item."""
 
     statuses: list[object] = field(default_factory=lambda: ["Executing", "Succeeded"])
