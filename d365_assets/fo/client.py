@@ -16,7 +16,7 @@ import httpx
 from d365_assets.schema import EntitySchema
 
 from .auth import MsalAuth, MsalHttpClient
-from .blob import download_blob
+from .blob import BlobDownload
 from .credentials import Credential
 from .errors import (
     ApiError,
@@ -30,7 +30,7 @@ from .execution_ids import is_safe_execution_id, new_execution_id, package_file_
 from .metadata import MetadataError, parse_metadata
 from .models import DownloadedFile, ExecutionStatus, ExportedPackage
 from .odata import action_value, odata_error
-from .redact import RedactingFilter, redact
+from .redact import RedactingFilter, RedactingLog, redact
 from .retry import RETRYABLE_STATUS, RetryableResponse, RetryPolicy, retrying
 from .tls import ssl_context
 from .urls import display_url, is_https, normalize_environment_url, require_https_authority, token_scope
@@ -74,7 +74,6 @@ class D365Client:
         not_found_grace: float = 600.0,
         url_timeout: float = 600.0,
         retry: RetryPolicy | None = None,
-        download_chunk_size: int = 1 << 20,
         proxy: str | None = None,
         transport: httpx.BaseTransport | None = None,
         blob_transport: httpx.BaseTransport | None = None,
@@ -92,7 +91,6 @@ class D365Client:
         self.not_found_grace = not_found_grace
         self.url_timeout = url_timeout
         self.retry = retry or RetryPolicy()
-        self._chunk_size = download_chunk_size
         self._sleep = sleep
         self._clock = clock
         self._extra_secrets: set[str] = set(credential.secrets)
@@ -311,17 +309,16 @@ class D365Client:
         def fresh_url() -> str:
             return first.pop() if first else self.wait_for_package_url(execution_id)
 
-        return download_blob(
+        return BlobDownload(
             self._blob,
             fresh_url=fresh_url,
             destination=Path(destination),
             execution_id=execution_id,
             policy=self.retry,
-            chunk_size=self._chunk_size,
+            log=RedactingLog(self._secrets),
             sleep=self._sleep,
             clock=self._clock,
-            secrets=self._secrets,
-        )
+        ).run()
 
     def export_package(
         self, *, data_project: str, legal_entity: str, destination_dir: Path

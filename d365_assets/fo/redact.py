@@ -1,14 +1,16 @@
 """Remove secrets from text before it is logged or raised.
 
-Every log line and exception message of the F&O client goes through :func:`redact`.
+Every log line and exception message of the F&O client goes through :func:`redact`; the client's
+logger is a :class:`RedactingLog`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterable
 
-__all__ = ["REDACTED", "RedactingFilter", "redact"]
+__all__ = ["REDACTED", "RedactingFilter", "RedactingLog", "redact"]
 
 REDACTED = "***"
 
@@ -17,6 +19,10 @@ _SAS_SIG = re.compile(r"(?i)([?&;]sig=)[^&#\s\"'<>]+")
 _FORM_SECRET = re.compile(
     r"(?i)\b(client_secret|access_token|refresh_token|id_token)(\"?\s*[=:]\s*\"?)[^&\s\"',}]+"
 )
+_LOG = logging.getLogger("d365_assets.fo")
+
+SecretSource = Callable[[], Iterable[str]]
+"""Tells the secrets to redact now (a credential's secret, the tokens handed out so far)."""
 
 
 def redact(text: str, *secrets: str) -> str:
@@ -31,6 +37,33 @@ def redact(text: str, *secrets: str) -> str:
     result = _BEARER.sub(rf"\1 {REDACTED}", result)
     result = _SAS_SIG.sub(rf"\1{REDACTED}", result)
     return _FORM_SECRET.sub(rf"\1\2{REDACTED}", result)
+
+
+class RedactingLog:
+    """The F&O client's log (``d365_assets.fo``): every line is redacted of ``secrets()`` first."""
+
+    def __init__(self, secrets: SecretSource = tuple) -> None:
+        self._secrets = secrets
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secrets to redact, as of now."""
+        return tuple(self._secrets())
+
+    def redact(self, text: str) -> str:
+        """``text`` without the secrets, bearer tokens and SAS signatures."""
+        return redact(text, *self._secrets())
+
+    def debug(self, text: str) -> None:
+        _LOG.debug("%s", self.redact(text))
+
+    def info(self, text: str) -> None:
+        _LOG.info("%s", self.redact(text))
+
+    def warning(self, text: str) -> None:
+        _LOG.warning("%s", self.redact(text))
+
+    def error(self, text: str) -> None:
+        _LOG.error("%s", self.redact(text))
 
 
 class RedactingFilter(logging.Filter):

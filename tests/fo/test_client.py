@@ -399,7 +399,7 @@ def test_dropped_connection_resumes_with_range(tmp_path: Path, clock: FakeClock)
         return httpx.Response(200, content=body(), headers={"Content-Length": str(len(data))})
 
     fake.blob_faults.append(drop_halfway)
-    with fake.client(clock, download_chunk_size=1000) as client:
+    with fake.client(clock) as client:
         result = client.download_package(execution_id="X", destination=tmp_path / "p.zip")
     assert result.resumes == 1
     assert fake.blob_requests[1].headers["Range"] == "bytes=2000-"
