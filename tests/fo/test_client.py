@@ -451,7 +451,7 @@ def test_secrets_never_reach_logs_or_exceptions(
     fake = FakeFinOps(statuses=["Failed"], urls=[sas_url])
     errors: list[str] = []
     with fake.client(clock) as client:
-        token = client._auth.token()
+        token = client._transport.auth.token()
         # F&O echoing the token, the secret and the SAS URL back in errors must not leak them.
         fake.errors_value = json.dumps(
             [f"download {sas_url} failed", f"header Bearer {token}", f"secret {SECRET}"]
