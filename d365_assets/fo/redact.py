@@ -1,7 +1,7 @@
 """Remove secrets from text before it is logged or raised.
 
-Every log line and exception message of the F&O client goes through :func:`redact`; the client's
-logger is a :class:`RedactingLog`.
+Every log line and exception message of the F&O client goes through :func:`redact`: the client's
+logger is a :class:`RedactingLog`, and httpx's own log lines pass a :class:`RedactingFilter`.
 """
 
 from __future__ import annotations
@@ -69,26 +69,22 @@ class RedactingLog:
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts each record's final message (and its exception text).
 
-    Attach it to a logger or handler: ``logging.getLogger("httpx").addFilter(RedactingFilter())``.
-    ``secrets`` may be extended later with :meth:`add_secret`.
+    ``secrets`` is asked on every record, so the filter redacts what is secret at that moment and
+    holds no secret itself. Without it, bearer tokens, SAS signatures and form secrets still go.
     """
 
-    def __init__(self, *secrets: str) -> None:
+    def __init__(self, secrets: SecretSource = tuple) -> None:
         super().__init__()
-        self._secrets: set[str] = {s for s in secrets if s}
-
-    def add_secret(self, secret: str) -> None:
-        """Also redact ``secret`` from now on."""
-        if secret:
-            self._secrets.add(secret)
+        self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: leave the record as it is
             return True
-        record.msg = redact(message, *self._secrets)
+        secrets = tuple(self._secrets())
+        record.msg = redact(message, *secrets)
         record.args = None
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), *self._secrets)
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), *secrets)
         return True

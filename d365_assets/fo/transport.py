@@ -2,12 +2,20 @@
 
 All three share one verifying TLS context and ``trust_env=False``. :class:`FoTransport` POSTs DMF
 actions with bounded retries and GETs OData documents, turning every failure into our errors.
+
+httpx logs each request with its URL (a package URL carries a SAS). One :class:`RedactingFilter`,
+installed on httpx's logger when this module is imported, redacts those lines of SAS signatures,
+bearer tokens and the secrets of the transports open at that moment: a transport's secrets are
+forgotten when it closes (or is garbage collected unclosed), so nothing accumulates.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -24,11 +32,50 @@ from .retry import RETRYABLE_STATUS, RetryableResponse, retrying
 from .tls import ssl_context
 from .urls import token_scope
 
-__all__ = ["FoTransport"]
+__all__ = ["FoTransport", "open_transport_secrets"]
 
 _ACTIONS = "data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities."
 _ODATA_HEADERS = {"Accept": "application/json", "OData-Version": "4.0", "OData-MaxVersion": "4.0"}
-_HTTPX_FILTER = RedactingFilter()
+
+
+class _OpenSecrets:
+    """The secrets of the transports open now, for the one filter on httpx's logger.
+
+    Holds each transport's ``secrets`` method weakly: an unclosed transport that is garbage
+    collected drops out by itself.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys = itertools.count()
+        self._sources: dict[int, weakref.WeakMethod[Callable[[], tuple[str, ...]]]] = {}
+
+    def add(self, source: Callable[[], tuple[str, ...]]) -> int:
+        with self._lock:
+            key = next(self._keys)
+            self._sources[key] = weakref.WeakMethod(source)
+            return key
+
+    def discard(self, key: int) -> None:
+        with self._lock:
+            self._sources.pop(key, None)
+
+    def __call__(self) -> tuple[str, ...]:
+        with self._lock:
+            dead = [key for key, ref in self._sources.items() if ref() is None]
+            for key in dead:
+                del self._sources[key]
+            sources = [ref() for ref in self._sources.values()]
+        return tuple(secret for source in sources if source is not None for secret in source())
+
+
+_OPEN_SECRETS = _OpenSecrets()
+logging.getLogger("httpx").addFilter(RedactingFilter(_OPEN_SECRETS))
+
+
+def open_transport_secrets() -> tuple[str, ...]:
+    """The secrets httpx's log lines are redacted of now: those of every open transport."""
+    return _OPEN_SECRETS()
 
 
 class FoTransport:
@@ -73,20 +120,21 @@ class FoTransport:
         # The blob client never carries credentials: the SAS in the URL is the authorisation.
         self.blob = httpx.Client(transport=options.blob_transport, follow_redirects=False, **common)
         self.log = RedactingLog(self.secrets)
-        for secret in credential.secrets:
-            _HTTPX_FILTER.add_secret(secret)
-        logging.getLogger("httpx").addFilter(_HTTPX_FILTER)
+        self._registration: int | None = _OPEN_SECRETS.add(self.secrets)
 
     def secrets(self) -> tuple[str, ...]:
         """The credential's secrets and the tokens handed out so far: what never shows."""
         return self.auth.secrets
 
     def close(self) -> None:
-        """Close every connection pool."""
+        """Close every connection pool, and stop redacting this transport's secrets from httpx's log."""
         self._fo.close()
         self.blob.close()
         if self._authority is not None:
             self._authority.close()
+        if self._registration is not None:
+            _OPEN_SECRETS.discard(self._registration)
+            self._registration = None
 
     def action(self, action: str, body: dict[str, Any]) -> Any:
         """POST the DMF ``action`` with ``body``; its ``value``, or :class:`ApiError` with the fix."""
