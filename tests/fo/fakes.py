@@ -13,7 +13,8 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from d365_assets.fo import ClientSecretCredential, D365Client, MsalHttpClient, RetryPolicy
+from d365_assets.fo import ClientSecretCredential, D365Client, RetryPolicy
+from d365_assets.fo.auth import MsalHttpClient
 
 TENANT = "tenant-1"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"

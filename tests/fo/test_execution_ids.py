@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from d365_assets.fo import UnsafeExecutionIdError, is_safe_execution_id, new_execution_id
+from d365_assets.fo import UnsafeExecutionIdError, is_safe_execution_id
+from d365_assets.fo.execution_ids import new_execution_id
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool, SpoolError
 

@@ -15,10 +15,10 @@ from d365_assets.fo import (
     ClientSecretCredential,
     D365Error,
     InsecureUrlError,
-    MsalHttpClient,
     PackageDownloadError,
-    display_url,
 )
+from d365_assets.fo.auth import MsalHttpClient
+from d365_assets.fo.urls import display_url
 from d365_assets.settings import Settings
 
 from .fakes import AUTHORITY, BLOB, CLIENT_ID, ENV, SIG, TENANT, FakeClock, FakeFinOps, ok

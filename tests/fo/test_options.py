@@ -7,9 +7,8 @@ import random
 import httpx
 import pytest
 
-from d365_assets.fo import ClientSecretCredential, D365Client, ExecutionStatus
+from d365_assets.fo import ClientSecretCredential, D365Client, ExecutionStatus, HttpOptions, PollOptions
 from d365_assets.fo.auth import MsalHttpClient
-from d365_assets.fo.options import HttpOptions, PollOptions
 
 from .fakes import AUTHORITY, CLIENT_ID, ENV, SECRET, TENANT, FakeClock, FakeFinOps
 
