@@ -2,7 +2,7 @@
 
 With ``D365_ENVIRONMENT_URL`` unset, the code location runs against the embedded F&O emulator. An
 environment URL or authority host that is not ``https://`` fails here, when the definitions load,
-with :class:`~d365_assets.fo.errors.InsecureUrlError` naming the variable to fix.
+with :class:`~d365_assets.fo.InsecureUrlError` naming the variable to fix.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from d365_assets.fo.credentials import DEFAULT_AUTHORITY_HOST
-from d365_assets.fo.urls import normalize_environment_url, require_https_authority
+from d365_assets.fo import DEFAULT_AUTHORITY_HOST, normalize_environment_url, require_https_authority
 from d365_assets.warehouse import is_local_file
 
 __all__ = ["DEFAULT_AUTHORITY_HOST", "Settings"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from d365_assets.errors import D365AssetsError
-from d365_assets.fo.execution_ids import is_safe_execution_id
+from d365_assets.fo import is_safe_execution_id
 from d365_assets.schema import RefreshMode
 
 __all__ = ["PackageSpool", "SpoolError", "SpoolSlot", "SpooledExport"]

@@ -8,11 +8,18 @@
     with D365Client(environment_url=url, credential=credential) as client:
         package = client.export_package(data_project="D365A-CustomersV3", legal_entity="USMF",
                                         destination_dir=Path("packages"))
+
+The public names are below; the modules behind them (transport, auth, polling, blob, diagnosis,
+redaction, TLS, URL display) are internal and may change.
 """
 
-from .auth import MsalAuth, MsalHttpClient
 from .client import D365Client
-from .credentials import ClientCertificateCredential, ClientSecretCredential, Credential
+from .credentials import (
+    DEFAULT_AUTHORITY_HOST,
+    ClientCertificateCredential,
+    ClientSecretCredential,
+    Credential,
+)
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -24,14 +31,15 @@ from .errors import (
     PackageDownloadError,
     UnsafeExecutionIdError,
 )
-from .execution_ids import is_safe_execution_id, new_execution_id
+from .execution_ids import is_safe_execution_id
+from .metadata import MetadataError
 from .models import DownloadedFile, ExecutionStatus, ExportedPackage
-from .redact import RedactingFilter, redact
+from .options import HttpOptions, PollOptions
 from .retry import RetryPolicy
-from .tls import ssl_context
-from .urls import display_url, normalize_environment_url, token_scope
+from .urls import normalize_environment_url, require_https_authority
 
 __all__ = [
+    "DEFAULT_AUTHORITY_HOST",
     "ApiError",
     "AuthenticationError",
     "ClientCertificateCredential",
@@ -45,18 +53,14 @@ __all__ = [
     "ExportFailedError",
     "ExportTimeoutError",
     "ExportedPackage",
+    "HttpOptions",
     "InsecureUrlError",
-    "MsalAuth",
-    "MsalHttpClient",
+    "MetadataError",
     "PackageDownloadError",
-    "RedactingFilter",
+    "PollOptions",
     "RetryPolicy",
     "UnsafeExecutionIdError",
-    "display_url",
     "is_safe_execution_id",
-    "new_execution_id",
     "normalize_environment_url",
-    "redact",
-    "ssl_context",
-    "token_scope",
+    "require_https_authority",
 ]

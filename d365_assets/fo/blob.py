@@ -15,18 +15,17 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from .errors import PackageDownloadError
 from .models import DownloadedFile
-from .redact import redact
+from .redact import RedactingLog
 from .retry import RETRYABLE_STATUS, RetryableResponse, RetryPolicy, retrying
 from .urls import display_url, is_https
 
-__all__ = ["download_blob"]
+__all__ = ["BlobDownload"]
 
 _log = logging.getLogger("d365_assets.fo")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
@@ -45,187 +44,219 @@ class _Corrupt(Exception):
     """The downloaded bytes do not match the blob's MD5: download them again."""
 
 
-@dataclass
-class _State:
-    url: str = ""
-    need_url: bool = True
-    refreshes: int = 0
-    resumes: int = 0
-    total: int | None = None
-    md5: bytes | None = None
-    """The whole blob's MD5 as the blob host tells it; None when it does not."""
-    last_log: float = 0.0
+_RETRIED = (RetryableResponse, httpx.TransportError, _SasRejected, _Incomplete, _Corrupt)
 
 
-def download_blob(
-    client: httpx.Client,
-    *,
-    fresh_url: Callable[[], str],
-    destination: Path,
-    execution_id: str,
-    policy: RetryPolicy,
-    max_url_refreshes: int = 2,
-    chunk_size: int = 1 << 20,
-    progress_every: float = 5.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    secrets: Callable[[], tuple[str, ...]] = tuple,
-) -> DownloadedFile:
-    """Download the package of ``execution_id`` to ``destination``.
+class BlobDownload:
+    """One package download into ``<destination>.part``, renamed to ``destination`` once verified.
 
     ``client`` must carry no F&O credentials. ``fresh_url()`` is called for the first URL and again
     after each 403 (an expired SAS), at most ``max_url_refreshes`` times. A connection that drops
-    mid-body resumes with ``Range: bytes=N-``. The body streams into ``<destination>.part`` in
-    the pieces the network delivers (``chunk_size`` is kept for compatibility) and is renamed into place
-    once its size matches ``Content-Length`` and its MD5 the blob's (when the host sends one). A URL
-    that is not ``https://`` is refused before any request.
+    mid-body resumes with ``Range: bytes=N-``. The file is accepted once its size matches
+    ``Content-Length`` and its MD5 the blob's (when the host sends one) and it starts like a zip.
+    A URL that is not ``https://`` is refused before any request.
     """
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    part = destination.with_name(destination.name + ".part")
-    part.unlink(missing_ok=True)
-    started = clock()
-    state = _State(last_log=started)
 
-    def say(level: int, text: str) -> None:
-        _log.log(level, "%s", redact(text, *secrets()))
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        fresh_url: Callable[[], str],
+        destination: Path,
+        execution_id: str,
+        policy: RetryPolicy,
+        log: RedactingLog | None = None,
+        max_url_refreshes: int = 2,
+        progress_every: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.destination = Path(destination)
+        self.part = self.destination.with_name(self.destination.name + ".part")
+        self.execution_id = execution_id
+        self._client, self._fresh_url, self._policy = client, fresh_url, policy
+        self._log = log or RedactingLog()
+        self._max_url_refreshes, self._progress_every = max_url_refreshes, progress_every
+        self._sleep, self._clock = sleep, clock
+        self._url = ""
+        self._need_url = True
+        self._refreshes = 0
+        self._resumes = 0
+        self._total: int | None = None
+        self._md5: bytes | None = None
+        """The whole blob's MD5 as the blob host tells it; None when it does not."""
+        self._started = self._last_log = 0.0
 
-    def attempt() -> None:
-        if state.need_url:
-            state.url = fresh_url()
-            state.need_url = False
-            if not is_https(state.url):
-                raise _insecure_url(execution_id, state.url)
-        offset = part.stat().st_size if part.exists() else 0
+    def run(self) -> DownloadedFile:
+        """Download with bounded retries; the verified file, or :class:`PackageDownloadError`."""
+        self.destination.parent.mkdir(parents=True, exist_ok=True)
+        self.part.unlink(missing_ok=True)
+        self._started = self._last_log = self._clock()
+        try:
+            for attempt in retrying(
+                self._policy,
+                what=f"downloading package {self.execution_id}",
+                retry_on=_RETRIED,
+                sleep=self._sleep,
+                clock=self._clock,
+                secrets=self._log.secrets,
+            ):
+                with attempt:
+                    self._attempt()
+        except _RETRIED as exc:
+            self.part.unlink(missing_ok=True)
+            raise self._gave_up(exc) from None
+        except BaseException:
+            self.part.unlink(missing_ok=True)  # nothing half-downloaded stays behind, whatever stopped it
+            raise
+        return self._finish()
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    def _attempt(self) -> None:
+        """One GET of the blob (of its rest, after a dropped connection) into the ``.part`` file."""
+        if self._need_url:
+            self._url = self._fresh_url()
+            self._need_url = False
+            if not is_https(self._url):
+                raise _insecure_url(self.execution_id, self._url)
+        offset = self.part.stat().st_size if self.part.exists() else 0
         headers = {"Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
-            state.resumes += 1
-            say(logging.INFO, f"resuming download of {execution_id} at byte {offset}")
-        with client.stream("GET", state.url, headers=headers) as response:
-            status = response.status_code
-            if status == 403:
-                if state.refreshes >= max_url_refreshes:
-                    raise PackageDownloadError(
-                        f"the blob host refused the package URL of {execution_id} (HTTP 403) even after "
-                        f"{state.refreshes} fresh URL(s); check the machine's clock (SAS start/expiry) "
-                        "and that nothing rewrites the URL",
-                        execution_id=execution_id,
-                    )
-                state.refreshes += 1
-                state.need_url = True
-                say(
-                    logging.WARNING,
-                    f"package URL of {execution_id} rejected (HTTP 403); asking for a fresh one",
-                )
-                raise _SasRejected("HTTP 403 from the blob host")
-            if status == 404:
-                raise PackageDownloadError(
-                    f"the package blob of {execution_id} was not found (HTTP 404); exported packages are "
-                    "deleted after 7 days: run the export again",
-                    execution_id=execution_id,
-                    status_code=404,
-                )
-            if status == 416 and offset:
-                part.unlink(missing_ok=True)
-                raise _Incomplete("the blob host refused the range; restarting")
-            if status in RETRYABLE_STATUS:
-                raise RetryableResponse(response)
-            if status == 206 and offset:
-                match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-                if not match or int(match.group(1)) != offset:
-                    part.unlink(missing_ok=True)
-                    raise _Incomplete("unexpected Content-Range; restarting")
-                if match.group(3) != "*":
-                    state.total = int(match.group(3))
-                _same_blob(state, _blob_md5(response.headers, ranged=True), part)
-                mode = "ab"
-            elif status == 200:
-                offset = 0
-                length = response.headers.get("Content-Length")
-                state.total = int(length) if length and length.isdigit() else None
-                state.md5 = _blob_md5(response.headers, ranged=False)
-                mode = "wb"
-            else:
-                raise PackageDownloadError(
-                    f"downloading the package of {execution_id} failed: HTTP {status} from the blob host",
-                    execution_id=execution_id,
-                )
-            received = offset
-            with part.open(mode) as file:
-                # Unbuffered: every byte received is on disk before a dropped connection raises,
-                # so the resume starts where the body stopped (a chunk_size buffer would lose it).
-                for chunk in response.iter_bytes():
-                    file.write(chunk)
-                    received += len(chunk)
-                    now = clock()
-                    if now - state.last_log >= progress_every:
-                        state.last_log = now
-                        say(logging.INFO, _progress(execution_id, received, state.total, now - started))
-        if state.total is not None and received != state.total:
-            say(logging.WARNING, f"download of {execution_id} stopped at {received} of {state.total} bytes")
-            raise _Incomplete(f"the body ended at {received} of {state.total} bytes")
-        if state.md5 is not None and _file_md5(part) != state.md5:
-            part.unlink(missing_ok=True)
-            say(logging.WARNING, f"the download of {execution_id} does not match the blob's MD5; again")
+            self._resumes += 1
+            self._log.info(f"resuming download of {self.execution_id} at byte {offset}")
+        with self._client.stream("GET", self._url, headers=headers) as response:
+            mode = self._accept(response, offset)
+            received = self._receive(response, offset=offset if mode == "ab" else 0, mode=mode)
+        self._verify(received)
+
+    def _accept(self, response: httpx.Response, offset: int) -> str:
+        """How to write the body (``"wb"`` afresh, ``"ab"`` a resumed range), or why not to."""
+        status = response.status_code
+        if status == 403:
+            raise self._sas_rejected()
+        if status == 404:
+            raise PackageDownloadError(
+                f"the package blob of {self.execution_id} was not found (HTTP 404); exported packages are "
+                "deleted after 7 days: run the export again",
+                execution_id=self.execution_id,
+                status_code=404,
+            )
+        if status == 416 and offset:
+            self.part.unlink(missing_ok=True)
+            raise _Incomplete("the blob host refused the range; restarting")
+        if status in RETRYABLE_STATUS:
+            raise RetryableResponse(response)
+        if status == 206 and offset:
+            self._resume_range(response.headers, offset)
+            return "ab"
+        if status == 200:
+            length = response.headers.get("Content-Length")
+            self._total = int(length) if length and length.isdigit() else None
+            self._md5 = _blob_md5(response.headers, ranged=False)
+            return "wb"
+        raise PackageDownloadError(
+            f"downloading the package of {self.execution_id} failed: HTTP {status} from the blob host",
+            execution_id=self.execution_id,
+        )
+
+    def _sas_rejected(self) -> Exception:
+        """A 403: ask for a fresh package URL, unless that was done often enough already."""
+        if self._refreshes >= self._max_url_refreshes:
+            return PackageDownloadError(
+                f"the blob host refused the package URL of {self.execution_id} (HTTP 403) even after "
+                f"{self._refreshes} fresh URL(s); check the machine's clock (SAS start/expiry) "
+                "and that nothing rewrites the URL",
+                execution_id=self.execution_id,
+            )
+        self._refreshes += 1
+        self._need_url = True
+        self._log.warning(f"package URL of {self.execution_id} rejected (HTTP 403); asking for a fresh one")
+        return _SasRejected("HTTP 403 from the blob host")
+
+    def _resume_range(self, headers: httpx.Headers, offset: int) -> None:
+        """A 206 must continue at ``offset`` and come from the blob the first bytes came from."""
+        match = _CONTENT_RANGE.match(headers.get("Content-Range", ""))
+        if not match or int(match.group(1)) != offset:
+            self.part.unlink(missing_ok=True)
+            raise _Incomplete("unexpected Content-Range; restarting")
+        if match.group(3) != "*":
+            self._total = int(match.group(3))
+        md5 = _blob_md5(headers, ranged=True)
+        if md5 is not None and self._md5 is not None and md5 != self._md5:
+            self.part.unlink(missing_ok=True)
+            self._md5 = None
+            raise _Incomplete("the blob changed between two ranges; restarting")
+        self._md5 = self._md5 or md5
+
+    def _receive(self, response: httpx.Response, *, offset: int, mode: str) -> int:
+        """Stream the body into the ``.part`` file; returns its size. Logs progress now and then."""
+        received = offset
+        with self.part.open(mode) as file:
+            # Unbuffered writes of what the network delivers: every byte received is on disk before
+            # a dropped connection raises, so the resume starts where the body stopped.
+            for chunk in response.iter_bytes():
+                file.write(chunk)
+                received += len(chunk)
+                now = self._clock()
+                if now - self._last_log >= self._progress_every:
+                    self._last_log = now
+                    self._log.info(_progress(self.execution_id, received, self._total, now - self._started))
+        return received
+
+    def _verify(self, received: int) -> None:
+        """The ``.part`` file holds the whole blob: its announced size, and its MD5 when known."""
+        if self._total is not None and received != self._total:
+            self._log.warning(f"download of {self.execution_id} stopped at {received} of {self._total} bytes")
+            raise _Incomplete(f"the body ended at {received} of {self._total} bytes")
+        if self._md5 is not None and _file_md5(self.part) != self._md5:
+            self.part.unlink(missing_ok=True)
+            self._log.warning(f"the download of {self.execution_id} does not match the blob's MD5; again")
             raise _Corrupt("the downloaded bytes do not match the blob's MD5")
 
-    try:
-        for attempt_ in retrying(
-            policy,
-            what=f"downloading package {execution_id}",
-            retry_on=(RetryableResponse, httpx.TransportError, _SasRejected, _Incomplete, _Corrupt),
-            sleep=sleep,
-            clock=clock,
-            secrets=secrets,
-        ):
-            with attempt_:
-                attempt()
-    except (httpx.TransportError, RetryableResponse, _Incomplete, _SasRejected, _Corrupt) as exc:
-        part.unlink(missing_ok=True)
+    # -- the end -----------------------------------------------------------------------------
+
+    def _finish(self) -> DownloadedFile:
+        """Put the verified ``.part`` file in place, unless it is not a zip at all."""
+        size = self.part.stat().st_size
+        with self.part.open("rb") as file:
+            magic = file.read(4)
+        if magic not in _ZIP_MAGIC:
+            self.part.unlink(missing_ok=True)
+            raise PackageDownloadError(
+                f"the download of {self.execution_id} is not a zip package (starts with {magic!r}); "
+                "the blob host or a proxy returned something else",
+                execution_id=self.execution_id,
+            )
+        os.replace(self.part, self.destination)
+        result = DownloadedFile(
+            path=self.destination,
+            size_bytes=size,
+            seconds=self._clock() - self._started,
+            url_refreshes=self._refreshes,
+            resumes=self._resumes,
+        )
+        self._log.info(
+            f"downloaded package {self.execution_id}: {size / 1e6:.1f} MB in {result.seconds:.1f}s "
+            f"({result.mb_per_second:.1f} MB/s) to {self.destination}"
+        )
+        return result
+
+    def _gave_up(self, exc: BaseException) -> PackageDownloadError:
         fix = (
             "something between the blob host and this machine changes the bytes (a proxy, a virus "
             "scanner or a faulty network link): check it"
             if isinstance(exc, _Corrupt)
             else "check the network path to the blob host"
         )
-        raise PackageDownloadError(
-            redact(
-                f"downloading the package of {execution_id} failed after {policy.max_attempts} attempts "
-                f"({_describe(exc)}); {fix}, then run the export again",
-                *secrets(),
+        return PackageDownloadError(
+            self._log.redact(
+                f"downloading the package of {self.execution_id} failed after {self._policy.max_attempts} "
+                f"attempts ({_describe(exc)}); {fix}, then run the export again"
             ),
-            execution_id=execution_id,
-        ) from None
-    except BaseException:
-        part.unlink(missing_ok=True)  # nothing half-downloaded stays behind, whatever stopped it
-        raise
-
-    size = part.stat().st_size
-    with part.open("rb") as file:
-        magic = file.read(4)
-    if magic not in _ZIP_MAGIC:
-        part.unlink(missing_ok=True)
-        raise PackageDownloadError(
-            f"the download of {execution_id} is not a zip package (starts with {magic!r}); "
-            "the blob host or a proxy returned something else",
-            execution_id=execution_id,
+            execution_id=self.execution_id,
         )
-    os.replace(part, destination)
-    seconds = clock() - started
-    result = DownloadedFile(
-        path=destination,
-        size_bytes=size,
-        seconds=seconds,
-        url_refreshes=state.refreshes,
-        resumes=state.resumes,
-    )
-    say(
-        logging.INFO,
-        f"downloaded package {execution_id}: {size / 1e6:.1f} MB in {seconds:.1f}s "
-        f"({result.mb_per_second:.1f} MB/s) to {destination}",
-    )
-    return result
 
 
 def _insecure_url(execution_id: str, url: str) -> PackageDownloadError:
@@ -251,15 +282,6 @@ def _blob_md5(headers: httpx.Headers, *, ranged: bool) -> bytes | None:
         _log.warning("the blob host sent an unreadable MD5 header; the download is checked by size only")
         return None
     return digest
-
-
-def _same_blob(state: _State, md5: bytes | None, part: Path) -> None:
-    """A resumed range must come from the blob the first bytes came from (same MD5), else restart."""
-    if md5 is not None and state.md5 is not None and md5 != state.md5:
-        part.unlink(missing_ok=True)
-        state.md5 = None
-        raise _Incomplete("the blob changed between two ranges; restarting")
-    state.md5 = state.md5 or md5
 
 
 def _file_md5(path: Path) -> bytes:

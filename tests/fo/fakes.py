@@ -13,7 +13,8 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from d365_assets.fo import ClientSecretCredential, D365Client, MsalHttpClient, RetryPolicy
+from d365_assets.fo import ClientSecretCredential, D365Client, RetryPolicy
+from d365_assets.fo.auth import MsalHttpClient
 
 TENANT = "tenant-1"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -48,7 +49,7 @@ def package_bytes(size: int = 5000) -> bytes:
 
 
 @dataclass
-class FakeF365:
+class FakeFinOps:
     """Scriptable fake of the three origins. Lists of scripted answers repeat their last item."""
 
     statuses: list[object] = field(default_factory=lambda: ["Executing", "Succeeded"])

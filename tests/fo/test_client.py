@@ -20,7 +20,7 @@ from d365_assets.fo import (
     PackageDownloadError,
 )
 
-from .fakes import BLOB, ENV, SECRET, SIG, FakeClock, FakeF365, odata_400, ok
+from .fakes import BLOB, ENV, SECRET, SIG, FakeClock, FakeFinOps, odata_400, ok
 
 
 @pytest.fixture
@@ -28,12 +28,12 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def actions(fake: FakeF365) -> list[str]:
+def actions(fake: FakeFinOps) -> list[str]:
     return [action for action, _, _ in fake.fo_calls]
 
 
 def test_success_flow(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365(
+    fake = FakeFinOps(
         statuses=["notfound", "NotRun", "Executing", "Succeeded"],
         urls=["", f"{BLOB}/dmf/p.zip?sv=1&sig={SIG}"],
     )
@@ -68,14 +68,14 @@ def test_success_flow(tmp_path: Path, clock: FakeClock) -> None:
 
 
 def test_execution_ids_are_unique(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     with fake.client(clock) as client:
         ids = {client.export_to_package(data_project="P", legal_entity="USMF") for _ in range(20)}
     assert len(ids) == 20
 
 
 def test_polling_backs_off_with_a_cap(clock: FakeClock) -> None:
-    fake = FakeF365(statuses=["NotRun"] * 8 + ["Succeeded"])
+    fake = FakeFinOps(statuses=["NotRun"] * 8 + ["Succeeded"])
     with fake.client(clock, poll_interval=2.0, max_poll_interval=10.0) as client:
         assert client.wait_for_execution("X") is ExecutionStatus.SUCCEEDED
     assert clock.sleeps[0] <= 2.0 * 1.2
@@ -84,20 +84,20 @@ def test_polling_backs_off_with_a_cap(clock: FakeClock) -> None:
 
 
 def test_not_found_is_tolerated_within_the_grace(clock: FakeClock) -> None:
-    fake = FakeF365(statuses=["notfound", "notfound", "Succeeded"])
+    fake = FakeFinOps(statuses=["notfound", "notfound", "Succeeded"])
     with fake.client(clock, not_found_grace=60.0) as client:
         assert client.wait_for_execution("X") is ExecutionStatus.SUCCEEDED
 
 
 def test_bare_bad_request_is_tolerated(clock: FakeClock) -> None:
-    fake = FakeF365(statuses=["Succeeded"])
+    fake = FakeFinOps(statuses=["Succeeded"])
     fake.fo_faults["GetExecutionSummaryStatus"] = [httpx.Response(400, text="Bad request")]
     with fake.client(clock) as client:
         assert client.wait_for_execution("X") is ExecutionStatus.SUCCEEDED
 
 
 def test_not_found_beyond_the_grace_raises(clock: FakeClock) -> None:
-    fake = FakeF365(statuses=["notfound"])
+    fake = FakeFinOps(statuses=["notfound"])
     with fake.client(clock, not_found_grace=60.0) as client, pytest.raises(ExecutionNotFoundError) as info:
         client.wait_for_execution("EXEC-1")
     assert "EXEC-1" in str(info.value)
@@ -106,7 +106,7 @@ def test_not_found_beyond_the_grace_raises(clock: FakeClock) -> None:
 
 
 def test_partially_succeeded_returns_warnings(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365(
+    fake = FakeFinOps(
         statuses=["PartiallySucceeded"], errors_value=json.dumps(["Row 3 rejected", "Row 9 rejected"])
     )
     with fake.client(clock) as client:
@@ -118,7 +118,7 @@ def test_partially_succeeded_returns_warnings(tmp_path: Path, clock: FakeClock) 
 
 @pytest.mark.parametrize("status", ["Failed", "Canceled", "Unknown", "SomethingNew"])
 def test_failed_statuses_raise_with_errors(status: str, clock: FakeClock, tmp_path: Path) -> None:
-    fake = FakeF365(statuses=["Executing", status], errors_value=json.dumps(["Entity Customers V3: boom"]))
+    fake = FakeFinOps(statuses=["Executing", status], errors_value=json.dumps(["Entity Customers V3: boom"]))
     with fake.client(clock) as client, pytest.raises(ExportFailedError) as info:
         client.export_package(data_project="P", legal_entity="USMF", destination_dir=tmp_path)
     error = info.value
@@ -132,7 +132,7 @@ def test_failed_statuses_raise_with_errors(status: str, clock: FakeClock, tmp_pa
 
 
 def test_timeout_raises_with_execution_id(clock: FakeClock) -> None:
-    fake = FakeF365(statuses=["Executing"])
+    fake = FakeFinOps(statuses=["Executing"])
     with fake.client(clock, poll_timeout=300.0) as client, pytest.raises(ExportTimeoutError) as info:
         client.wait_for_execution("EXEC-9")
     assert info.value.execution_id == "EXEC-9"
@@ -142,7 +142,7 @@ def test_timeout_raises_with_execution_id(clock: FakeClock) -> None:
 
 def test_empty_url_then_url(clock: FakeClock) -> None:
     url = f"{BLOB}/dmf/p.zip?sig={SIG}"
-    fake = FakeF365(urls=["", "", url])
+    fake = FakeFinOps(urls=["", "", url])
     with fake.client(clock) as client:
         assert client.get_exported_package_url("X") == ""
         assert client.wait_for_package_url("X") == url
@@ -150,13 +150,13 @@ def test_empty_url_then_url(clock: FakeClock) -> None:
 
 
 def test_url_never_published_times_out(clock: FakeClock) -> None:
-    fake = FakeF365(urls=[""])
+    fake = FakeFinOps(urls=[""])
     with fake.client(clock, url_timeout=30.0) as client, pytest.raises(ExportTimeoutError):
         client.wait_for_package_url("X")
 
 
 def test_429_honours_retry_after(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["ExportToPackage"] = [httpx.Response(429, headers={"Retry-After": "7"})]
     with fake.client(clock) as client:
         client.export_to_package(data_project="P", legal_entity="USMF")
@@ -165,7 +165,7 @@ def test_429_honours_retry_after(clock: FakeClock) -> None:
 
 
 def test_429_retry_after_is_capped_and_bounded(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["GetExecutionSummaryStatus"] = [
         httpx.Response(429, headers={"Retry-After": "100000"}) for _ in range(10)
     ]
@@ -177,7 +177,7 @@ def test_429_retry_after_is_capped_and_bounded(clock: FakeClock) -> None:
 
 
 def test_503_is_retried(clock: FakeClock) -> None:
-    fake = FakeF365(statuses=["Succeeded"])
+    fake = FakeFinOps(statuses=["Succeeded"])
     fake.fo_faults["GetExecutionSummaryStatus"] = [httpx.Response(503), httpx.Response(502)]
     with fake.client(clock) as client:
         assert client.get_execution_status("X") is ExecutionStatus.SUCCEEDED
@@ -185,7 +185,7 @@ def test_503_is_retried(clock: FakeClock) -> None:
 
 
 def test_persistent_5xx_gives_up(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["GetExecutionErrors"] = [httpx.Response(500, text="oops") for _ in range(10)]
     with fake.client(clock) as client, pytest.raises(ApiError) as info:
         client.get_execution_errors("X")
@@ -194,7 +194,7 @@ def test_persistent_5xx_gives_up(clock: FakeClock) -> None:
 
 
 def test_connection_errors_are_retried(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     failures = [httpx.ConnectError("connection refused")]
 
     def flaky(request: httpx.Request) -> httpx.Response:
@@ -211,7 +211,7 @@ def test_unreachable_fo_raises_api_error(clock: FakeClock) -> None:
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused")
 
-    fake = FakeF365()
+    fake = FakeFinOps()
     with fake.client(clock, transport=httpx.MockTransport(down)) as client, pytest.raises(ApiError) as info:
         client.get_execution_status("X")
     assert info.value.status_code is None
@@ -219,7 +219,7 @@ def test_unreachable_fo_raises_api_error(clock: FakeClock) -> None:
 
 
 def test_unknown_project_names_the_fix(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["ExportToPackage"] = [
         odata_400(
             "Exception occurred while executing action ExportToPackage on Entity "
@@ -240,7 +240,7 @@ def test_unknown_project_names_the_fix(clock: FakeClock) -> None:
 
 
 def test_nested_value_envelope_is_tolerated(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["GetExportedPackageUrl"] = [
         httpx.Response(200, json={"@odata.context": "x", "value": {"value": "https://blob.test/a.zip?sig=1"}})
     ]
@@ -249,7 +249,7 @@ def test_nested_value_envelope_is_tolerated(clock: FakeClock) -> None:
 
 
 def test_response_without_value_is_an_api_error(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["GetExportedPackageUrl"] = [httpx.Response(200, text="<html>login</html>")]
     with fake.client(clock) as client, pytest.raises(ApiError, match="unexpected response"):
         client.get_exported_package_url("X")
@@ -267,7 +267,7 @@ def test_response_without_value_is_an_api_error(clock: FakeClock) -> None:
     ],
 )
 def test_execution_errors_shapes(value: object, expected: list[str], clock: FakeClock) -> None:
-    fake = FakeF365(errors_value=value)
+    fake = FakeFinOps(errors_value=value)
     with fake.client(clock) as client:
         assert client.get_execution_errors("X") == expected
 
@@ -284,7 +284,7 @@ def test_execution_status_parsing() -> None:
 
 
 def test_wrong_secret_names_the_setting(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.secret = "the-real-one"
     with (
         fake.client(clock, credential=_credential("wrong-secret-value")) as client,
@@ -297,7 +297,7 @@ def test_wrong_secret_names_the_setting(clock: FakeClock) -> None:
 
 
 def test_401_refreshes_the_token_once(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["ExportToPackage"] = [httpx.Response(401)]
     with fake.client(clock) as client:
         client.export_to_package(data_project="P", legal_entity="USMF")
@@ -307,7 +307,7 @@ def test_401_refreshes_the_token_once(clock: FakeClock) -> None:
 
 
 def test_persistent_401_says_register_the_app(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["ExportToPackage"] = [httpx.Response(401), httpx.Response(401)]
     with fake.client(clock) as client, pytest.raises(AuthenticationError) as info:
         client.export_to_package(data_project="P", legal_entity="USMF")
@@ -316,7 +316,7 @@ def test_persistent_401_says_register_the_app(clock: FakeClock) -> None:
 
 
 def test_scope_and_on_premises_namespace(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     with fake.client(clock, environment_url="https://fo.test/namespaces/AXSF/") as client:
         assert client.environment_url == "https://fo.test/namespaces/AXSF"
         client.get_exported_package_url("X")
@@ -326,7 +326,7 @@ def test_scope_and_on_premises_namespace(clock: FakeClock) -> None:
 
 def test_on_premises_actions_go_under_the_namespace(clock: FakeClock) -> None:
     seen: list[str] = []
-    fake = FakeF365()
+    fake = FakeFinOps()
 
     def record(request: httpx.Request) -> httpx.Response:
         seen.append(request.url.path)
@@ -357,7 +357,7 @@ def _credential(secret: str):
 
 
 def test_403_sas_gets_a_fresh_url(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365(urls=[f"{BLOB}/dmf/p.zip?sig=OLD{SIG}", f"{BLOB}/dmf/p.zip?sig=NEW{SIG}"])
+    fake = FakeFinOps(urls=[f"{BLOB}/dmf/p.zip?sig=OLD{SIG}", f"{BLOB}/dmf/p.zip?sig=NEW{SIG}"])
     fake.blob_faults.append(
         lambda r: httpx.Response(403, text="<Error><Code>AuthenticationFailed</Code></Error>")
     )
@@ -369,7 +369,7 @@ def test_403_sas_gets_a_fresh_url(tmp_path: Path, clock: FakeClock) -> None:
 
 
 def test_repeated_403_gives_up(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.blob_faults.extend(lambda r: httpx.Response(403) for _ in range(10))
     with fake.client(clock) as client, pytest.raises(PackageDownloadError, match="403"):
         client.download_package(execution_id="X", destination=tmp_path / "p.zip")
@@ -377,7 +377,7 @@ def test_repeated_403_gives_up(tmp_path: Path, clock: FakeClock) -> None:
 
 
 def test_no_authorization_header_reaches_the_blob_host(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     with fake.client(clock) as client:
         client.export_package(data_project="P", legal_entity="USMF", destination_dir=tmp_path)
     assert fake.blob_requests
@@ -388,7 +388,7 @@ def test_no_authorization_header_reaches_the_blob_host(tmp_path: Path, clock: Fa
 
 
 def test_dropped_connection_resumes_with_range(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     data = fake.package
 
     def drop_halfway(request: httpx.Request) -> httpx.Response:
@@ -399,7 +399,7 @@ def test_dropped_connection_resumes_with_range(tmp_path: Path, clock: FakeClock)
         return httpx.Response(200, content=body(), headers={"Content-Length": str(len(data))})
 
     fake.blob_faults.append(drop_halfway)
-    with fake.client(clock, download_chunk_size=1000) as client:
+    with fake.client(clock) as client:
         result = client.download_package(execution_id="X", destination=tmp_path / "p.zip")
     assert result.resumes == 1
     assert fake.blob_requests[1].headers["Range"] == "bytes=2000-"
@@ -407,7 +407,7 @@ def test_dropped_connection_resumes_with_range(tmp_path: Path, clock: FakeClock)
 
 
 def test_short_body_is_detected_and_resumed(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     data = fake.package
 
     fake.blob_faults.append(
@@ -420,21 +420,21 @@ def test_short_body_is_detected_and_resumed(tmp_path: Path, clock: FakeClock) ->
 
 
 def test_blob_503_is_retried(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.blob_faults.append(lambda r: httpx.Response(503))
     with fake.client(clock) as client:
         assert client.download_package(execution_id="X", destination=tmp_path / "p.zip").size_bytes > 0
 
 
 def test_blob_404_says_re_export(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.blob_faults.append(lambda r: httpx.Response(404))
     with fake.client(clock) as client, pytest.raises(PackageDownloadError, match="7 days"):
         client.download_package(execution_id="X", destination=tmp_path / "p.zip")
 
 
 def test_not_a_zip_is_rejected(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365(package=b"<html>proxy login page</html>")
+    fake = FakeFinOps(package=b"<html>proxy login page</html>")
     with fake.client(clock) as client, pytest.raises(PackageDownloadError, match="not a zip"):
         client.download_package(execution_id="X", destination=tmp_path / "p.zip")
     assert not list(tmp_path.iterdir())
@@ -448,10 +448,10 @@ def test_secrets_never_reach_logs_or_exceptions(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     sas_url = f"{BLOB}/dmf/p.zip?sv=2020&sr=b&sp=r&sig={SIG}"
-    fake = FakeF365(statuses=["Failed"], urls=[sas_url])
+    fake = FakeFinOps(statuses=["Failed"], urls=[sas_url])
     errors: list[str] = []
     with fake.client(clock) as client:
-        token = client._auth.token()
+        token = client._transport.auth.token()
         # F&O echoing the token, the secret and the SAS URL back in errors must not leak them.
         fake.errors_value = json.dumps(
             [f"download {sas_url} failed", f"header Bearer {token}", f"secret {SECRET}"]
@@ -486,7 +486,7 @@ def test_http_logs_of_httpx_are_redacted(
     tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    fake = FakeF365()
+    fake = FakeFinOps()
     with fake.client(clock) as client:
         client.download_package(execution_id="X", destination=tmp_path / "p.zip")
     assert any(r.name == "httpx" for r in caplog.records)
@@ -494,7 +494,7 @@ def test_http_logs_of_httpx_are_redacted(
 
 
 def test_env_url_without_trailing_slash(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     with fake.client(clock, environment_url=ENV + "///") as client:
         assert client.environment_url == ENV
     assert ok("x").status_code == 200

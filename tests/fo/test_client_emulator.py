@@ -97,7 +97,7 @@ def test_export_download_and_read(
     emu.clear_requests()
     with client_for(emu) as client:
         exported = client.export_package(data_project=project, legal_entity=company, destination_dir=tmp_path)
-        secrets = client._auth.secrets
+        secrets = client._transport.auth.secrets
     assert len(secrets) == 2  # the client secret and one token
     assert exported.status is ExecutionStatus.SUCCEEDED
     assert exported.path.stat().st_size == exported.size_bytes

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from d365_assets.fo import UnsafeExecutionIdError, is_safe_execution_id, new_execution_id
+from d365_assets.fo import UnsafeExecutionIdError, is_safe_execution_id
+from d365_assets.fo.execution_ids import new_execution_id
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool, SpoolError
 
-from .fakes import FakeClock, FakeF365, ok
+from .fakes import FakeClock, FakeFinOps, ok
 
 UNSAFE = [
     "",
@@ -73,7 +74,7 @@ def _files(root: Path) -> set[Path]:
 
 @pytest.mark.parametrize("answer", ["../../../../x", "ExportPackage-11/15/2018 02:57:10 pm", "C:\\x"])
 def test_an_unsafe_answer_from_export_to_package_writes_nothing(answer: str, tmp_path: Path) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["ExportToPackage"] = [ok(answer)]
     packages = tmp_path / "a" / "b" / "c" / "d" / "packages"
     with fake.client(FakeClock()) as client, pytest.raises(UnsafeExecutionIdError) as info:
@@ -87,7 +88,7 @@ def test_an_unsafe_answer_from_export_to_package_writes_nothing(answer: str, tmp
 
 
 def test_a_safe_answer_other_than_ours_is_used(tmp_path: Path) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["ExportToPackage"] = [ok("0f8fad5b-d9cb-469f-a165-70867728950e")]
     with fake.client(FakeClock()) as client:
         exported = client.export_package(data_project="P", legal_entity="USMF", destination_dir=tmp_path)
@@ -96,7 +97,7 @@ def test_a_safe_answer_other_than_ours_is_used(tmp_path: Path) -> None:
 
 
 def test_a_callers_unsafe_id_is_refused_before_any_request(tmp_path: Path) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     with fake.client(FakeClock()) as client:
         with pytest.raises(UnsafeExecutionIdError):
             client.export_to_package(data_project="P", legal_entity="USMF", execution_id="../x")

@@ -15,13 +15,13 @@ from d365_assets.fo import (
     ClientSecretCredential,
     D365Error,
     InsecureUrlError,
-    MsalHttpClient,
     PackageDownloadError,
-    display_url,
 )
+from d365_assets.fo.auth import MsalHttpClient
+from d365_assets.fo.urls import display_url
 from d365_assets.settings import Settings
 
-from .fakes import AUTHORITY, BLOB, CLIENT_ID, ENV, SIG, TENANT, FakeClock, FakeF365, ok
+from .fakes import AUTHORITY, BLOB, CLIENT_ID, ENV, SIG, TENANT, FakeClock, FakeFinOps, ok
 
 HTTP_URLS = ["http://fo.test", "http://127.0.0.1:8443", "http://localhost/namespaces/AXSF", "fo.test"]
 
@@ -73,7 +73,7 @@ def test_definitions_fail_to_load_with_the_clear_error(monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize("url", HTTP_URLS)
 def test_client_refuses_an_http_environment_before_any_request(url: str, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     with pytest.raises(InsecureUrlError, match="D365_ENVIRONMENT_URL"):
         fake.client(clock, environment_url=url)
     assert not fake.authority_requests
@@ -87,7 +87,7 @@ def test_credential_refuses_an_http_authority() -> None:
 
 
 def test_an_http_token_endpoint_from_discovery_never_gets_the_secret(clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     sent: list[httpx.Request] = []
 
     def authority(request: httpx.Request) -> httpx.Response:
@@ -124,7 +124,7 @@ def test_msal_adapter_refuses_http() -> None:
 
 
 def test_an_http_package_url_is_refused_before_the_download(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365(urls=[f"http://blob.test/dmf/p.zip?sv=2020&sr=b&sp=r&sig={SIG}"])
+    fake = FakeFinOps(urls=[f"http://blob.test/dmf/p.zip?sv=2020&sr=b&sp=r&sig={SIG}"])
     with fake.client(clock) as client, pytest.raises(PackageDownloadError) as info:
         client.export_package(data_project="P", legal_entity="USMF", destination_dir=tmp_path)
     text = str(info.value)
@@ -138,7 +138,7 @@ def test_an_http_package_url_is_refused_before_the_download(tmp_path: Path, cloc
 
 
 def test_the_fresh_url_after_a_403_must_be_https_too(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365(
+    fake = FakeFinOps(
         urls=[f"{BLOB}/dmf/p.zip?sig=OLD{SIG}", f"http://blob.test/dmf/p.zip?sig=NEW{SIG}"],
     )
     fake.blob_faults.append(lambda r: httpx.Response(403))
@@ -151,7 +151,7 @@ def test_the_fresh_url_after_a_403_must_be_https_too(tmp_path: Path, clock: Fake
 
 @pytest.mark.parametrize("page", ["javascript:alert(1)", "http://fo.test/?mi=x", "/relative?mi=x"])
 def test_a_summary_page_that_is_not_https_is_dropped(page: str, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.fo_faults["GetExecutionSummaryPageUrl"] = [ok(page)]
     with fake.client(clock) as client:
         assert client.get_execution_summary_page_url("X") == ""

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from d365_assets.catalog import load_catalog
-from d365_assets.fo import ClientSecretCredential, D365Client
-from d365_assets.fo.metadata import MetadataError, parse_metadata
+from d365_assets.fo import ClientSecretCredential, D365Client, MetadataError
+from d365_assets.fo.metadata import parse_metadata
 from d365_assets.schema import EntitySchema
 
 emulator_module = pytest.importorskip("d365_assets.emulator")

@@ -15,7 +15,7 @@ import pytest
 
 from d365_assets.fo import PackageDownloadError
 
-from .fakes import SIG, FakeClock, FakeF365, md5_of, package_bytes
+from .fakes import SIG, FakeClock, FakeFinOps, md5_of, package_bytes
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def _corrupted(data: bytes) -> bytes:
 
 
 def test_a_matching_md5_passes(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.md5 = md5_of(fake.package)
     with fake.client(clock) as client:
         result = client.download_package(execution_id="X", destination=tmp_path / "p.zip")
@@ -38,7 +38,7 @@ def test_a_matching_md5_passes(tmp_path: Path, clock: FakeClock) -> None:
 
 
 def test_a_mismatch_is_downloaded_afresh(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.md5 = md5_of(fake.package)
     md5 = base64.b64encode(fake.md5).decode()
     bad = _corrupted(fake.package)
@@ -54,7 +54,7 @@ def test_a_mismatch_that_persists_is_a_download_error(
     tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    fake = FakeF365(urls=[f"https://blob.test/dmf/p.zip?sv=2020&sig={SIG}"])
+    fake = FakeFinOps(urls=[f"https://blob.test/dmf/p.zip?sv=2020&sig={SIG}"])
     fake.md5 = md5_of(package_bytes(1234))  # the stored MD5 of another blob: every download mismatches
     with fake.client(clock) as client, pytest.raises(PackageDownloadError) as info:
         client.export_package(data_project="P", legal_entity="USMF", destination_dir=tmp_path)
@@ -70,7 +70,7 @@ def test_a_mismatch_that_persists_is_a_download_error(
 
 
 def test_a_resume_is_checked_against_the_whole_blob(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.md5 = md5_of(fake.package)
     data, md5 = fake.package, base64.b64encode(fake.md5).decode()
 
@@ -92,7 +92,7 @@ def test_a_resume_is_checked_against_the_whole_blob(tmp_path: Path, clock: FakeC
 
 def test_a_blob_replaced_between_ranges_restarts(tmp_path: Path, clock: FakeClock) -> None:
     old = package_bytes(6000)
-    fake = FakeF365()
+    fake = FakeFinOps()
     fake.md5 = md5_of(fake.package)
 
     def old_blob_dropping(request: httpx.Request) -> httpx.Response:
@@ -112,7 +112,7 @@ def test_a_blob_replaced_between_ranges_restarts(tmp_path: Path, clock: FakeCloc
 
 
 def test_an_unreadable_md5_header_leaves_the_size_check(tmp_path: Path, clock: FakeClock) -> None:
-    fake = FakeF365()
+    fake = FakeFinOps()
     data = fake.package
     fake.blob_faults.append(
         lambda r: httpx.Response(200, content=data, headers={"Content-MD5": "not base64!"})
