@@ -8,3 +8,14 @@ from d365_assets.defs.resources import D365Resource as D365Resource
 from d365_assets.defs.resources import WarehouseResource as WarehouseResource
 from d365_assets.defs.resources import resources_from_settings as resources_from_settings
 from d365_assets.defs.translator import DagsterD365Translator as DagsterD365Translator
+
+__all__ = [
+    "D365Resource",
+    "DagsterD365Translator",
+    "WarehouseResource",
+    "build_d365_assets",
+    "build_entity_asset",
+    "build_jobs",
+    "build_schedules",
+    "resources_from_settings",
+]

@@ -7,18 +7,18 @@
 
     with DataPackage.open("export.zip") as package:
         frame = package.read_entity("Customers V3", schema=schema)
-        # schema drift: keep new file columns as text, missing schema columns as NULL
-        drift = package.column_drift("Customers V3", schema)
-        effective = package.effective_schema("Customers V3", schema)
-        frames = package.iter_entity_batches("Customers V3", schema=schema, extra_columns="keep")
+        # one pass: header, drift (new columns kept as text, missing ones NULL), schema and batches
+        file = package.open_entity("Customers V3", schema=schema)
+        file.drift, file.schema
+        for frame in file.batches(): ...
 """
 
-from .archive import ZipLimits, open_archive
+from .archive import ZipLimits
 from .convert import DECIMAL_DTYPE, polars_dtype
-from .drift import ColumnDrift, ExtraColumns
+from .drift import ColumnDrift
 from .errors import PackageError, PackageIntegrityError, PackageValueError
 from .formats import DEFAULT_FORMATS, FileFormat
-from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, parse_package_header
+from .manifest import Manifest, ManifestEntity, PackageHeader
 from .reader import DEFAULT_BATCH_ROWS, DataPackage, EntityFile
 from .wholeness import EntityFileError, check_entity_file
 
@@ -30,7 +30,6 @@ __all__ = [
     "DataPackage",
     "EntityFile",
     "EntityFileError",
-    "ExtraColumns",
     "FileFormat",
     "Manifest",
     "ManifestEntity",
@@ -40,8 +39,5 @@ __all__ = [
     "PackageValueError",
     "ZipLimits",
     "check_entity_file",
-    "open_archive",
-    "parse_manifest",
-    "parse_package_header",
     "polars_dtype",
 ]

@@ -116,7 +116,9 @@ class DataPackage:
             self.iter_entity_batches(label, schema=schema, batch_rows=batch_rows, extra_columns=extra_columns)
         )
         if not frames:
-            return empty_frame(self.effective_schema(label, schema) if extra_columns == "keep" else schema)
+            return empty_frame(
+                self.open_entity(label, schema=schema).schema if extra_columns == "keep" else schema
+            )
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
 
     def iter_entity_batches(
@@ -132,7 +134,7 @@ class DataPackage:
         With ``extra_columns="error"`` (the default) the file must hold exactly the schema's
         columns (case-insensitive, any order). With ``"keep"``, frames hold the schema's columns
         (those the file lacks all NULL) and then the file's undeclared columns as text: the columns
-        of :meth:`effective_schema`; :meth:`column_drift` tells what differed.
+        :meth:`open_entity` returns (with what differed).
         Raises :class:`PackageValueError` for a value that does not parse as its column's type.
         """
         if batch_rows < 1:
@@ -165,18 +167,6 @@ class DataPackage:
             schema=plan.effective,
             _batches=_typed_batches(source, plan, batch_rows=batch_rows),
         )
-
-    def column_drift(self, label: str, schema: EntitySchema) -> ColumnDrift:
-        """How the entity file's columns differ from ``schema`` (added and missing columns)."""
-        return self._plan(label, schema).drift
-
-    def effective_schema(self, label: str, schema: EntitySchema) -> EntitySchema:
-        """The columns ``extra_columns="keep"`` returns: ``schema``'s, then the file's extra ones as text."""
-        return self._plan(label, schema).effective
-
-    def _plan(self, label: str, schema: EntitySchema) -> ColumnPlan:
-        source = self._source(label)
-        return plan_columns(source.header, schema, where=source.where, extra_columns="keep")
 
     def _source(self, label: str) -> _Source:
         """The entity's file, opened for its header; batches are read on demand."""

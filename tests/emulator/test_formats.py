@@ -80,7 +80,7 @@ def test_each_format_reads_back_exactly(emu: Emulator, tmp_path: Path, project: 
     with DataPackage.open(path) as package:
         assert package.header.description == project
         frame = package.read_entity(entity.label, schema=entity.schema, batch_rows=17)
-        assert not package.column_drift(entity.label, entity.schema)
+        assert not package.open_entity(entity.label, schema=entity.schema).drift
     expected = emu.source_rows(collection, "USMF" if entity.company_specific else None)
     assert frame.columns == entity.schema.names
     assert frame.height == len(expected) > 0
@@ -149,7 +149,7 @@ def test_schema_drift_between_two_exports(tmp_path: Path, project: str) -> None:
     with Emulator(state, small_config()) as before:
         first = export(before, project, "USMF", tmp_path / "1")
         with DataPackage.open(first) as package:
-            assert package.column_drift(entity.label, entity.schema) == ColumnDrift()
+            assert package.open_entity(entity.label, schema=entity.schema).drift == ColumnDrift()
     with Emulator(state, small_config(**DRIFT)) as after:  # the same environment, F&O changed
         second = export(after, project, "USMF", tmp_path / "2")
         expected = after.source_rows("CustomersV3", "USMF")
@@ -157,11 +157,11 @@ def test_schema_drift_between_two_exports(tmp_path: Path, project: str) -> None:
     assert "RISKSCORE" in expected[0]
 
     with DataPackage.open(second) as package:
-        drift = package.column_drift(entity.label, entity.schema)
+        drift = package.open_entity(entity.label, schema=entity.schema).drift
         assert drift == ColumnDrift(
             added=("CREDITRATING", "LASTREVIEWDATE", "RISKSCORE"), missing=("NAMEALIAS",)
         )
-        effective = package.effective_schema(entity.label, entity.schema)
+        effective = package.open_entity(entity.label, schema=entity.schema).schema
         with pytest.raises(PackageError, match="lacks column"):
             package.read_entity(entity.label, schema=entity.schema)
         frame = package.read_entity(entity.label, schema=entity.schema, extra_columns="keep", batch_rows=25)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from d365_assets.package import DataPackage, PackageError, ZipLimits, open_archive
+from d365_assets.package import DataPackage, PackageError, ZipLimits
+from d365_assets.package.archive import open_archive
 
 from .builders import EntityFile, make_package, unicode_csv
 

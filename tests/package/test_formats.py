@@ -163,8 +163,8 @@ def _drift_package(tmp_path: Path, fmt: str = "CSV-Unicode") -> Path:
 def test_drift_keep(tmp_path: Path, fmt: str) -> None:
     path = _drift_package(tmp_path, fmt)
     with DataPackage.open(path) as package:
-        drift = package.column_drift("Customers V3", SCHEMA)
-        effective = package.effective_schema("Customers V3", SCHEMA)
+        drift = package.open_entity("Customers V3", schema=SCHEMA).drift
+        effective = package.open_entity("Customers V3", schema=SCHEMA).schema
         with pytest.raises(PackageError, match="lacks column"):
             package.read_entity("Customers V3", schema=SCHEMA)
         frames = list(
@@ -193,7 +193,7 @@ def test_drift_only_added_columns(tmp_path: Path) -> None:
         with pytest.raises(PackageError, match="does not declare"):
             package.read_entity("Customers V3", schema=SCHEMA)
         frame = package.read_entity("Customers V3", schema=SCHEMA, extra_columns="keep")
-        assert package.column_drift("Customers V3", SCHEMA) == ColumnDrift(added=("EXTRA",))
+        assert package.open_entity("Customers V3", schema=SCHEMA).drift == ColumnDrift(added=("EXTRA",))
     check_typed(frame.drop("EXTRA"))
     assert frame.get_column("EXTRA").to_list() == ["x"] * 3
 

@@ -96,7 +96,7 @@ def test_damage_met_by_the_csv_parser_is_an_integrity_error(tmp_path: Path, fmt:
     path = make_package(tmp_path / "p.zip", [EntityFile("E", data, fmt)])
     damage_entry(path, "E.csv", at=0.97)
     with DataPackage.open(path) as package:
-        assert not package.column_drift("E", NUMBERED)  # the header still reads
+        assert not package.open_entity("E", schema=NUMBERED).drift  # the header still reads
         with pytest.raises(PackageIntegrityError) as info:
             list(package.iter_entity_batches("E", schema=NUMBERED, batch_rows=1000))
     _assert_names_the_fix(info.value, "p.zip", "E.csv")

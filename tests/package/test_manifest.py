@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from d365_assets.package import DataPackage, PackageError, parse_manifest, parse_package_header
+from d365_assets.package import DataPackage, PackageError
+from d365_assets.package.manifest import parse_manifest, parse_package_header
 from d365_assets.schema import EntitySchema
 
 from .builders import EntityFile, encode_xml, header_xml, make_package, manifest_xml, unicode_csv

@@ -187,7 +187,7 @@ def test_unnamed_or_repeated_header_columns_are_refused(
         with pytest.raises(PackageError) as info:
             package.read_entity("E", schema=TWO, extra_columns=extra_columns)  # type: ignore[arg-type]
         with pytest.raises(PackageError):
-            package.column_drift("E", TWO)
+            package.open_entity("E", schema=TWO)
     assert "p.zip: entity 'E' (E.csv): " + message in str(info.value)
     assert "check the data project's field mapping in F&O" in str(info.value)
 
