@@ -33,6 +33,8 @@ GL = "GeneralJournalAccountEntries"
 GL_LABEL = "General journal account entry"
 FORMATS = {"CSV": "BENCH-GL-CSV", "CSV-Unicode": "BENCH-GL-Unicode"}
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # this checkout's d365_assets, and the tests' emulator helpers
+    sys.path.insert(0, str(ROOT))
 
 
 # -- child-process measurements -----------------------------------------------------------------
@@ -139,20 +141,13 @@ def _emulator(state: Path, rows: int, **config: object):
 
 
 def _client(emulator):
-    from d365_assets.fo import ClientSecretCredential, D365Client
+    """The product's client of the emulator addressed as a real environment (tests.support.environment)."""
+    from d365_assets.fo import RetryPolicy
+    from tests.support.environment import client_for
 
-    credential = ClientSecretCredential(
-        tenant_id=emulator.tenant_id,
-        client_id=emulator.client_id,
-        client_secret=emulator.client_secret,
-        authority_host=emulator.authority_host,
-    )
-    return D365Client(
-        environment_url=emulator.environment_url,
-        credential=credential,
-        ca_bundle=emulator.ca_bundle,
-        poll_interval=0.05,
-        poll_timeout=3600,
+    # Millions of rows take minutes to export and to package: wait and retry as against a real F&O.
+    return client_for(
+        emulator, poll_timeout=3600.0, not_found_grace=600.0, url_timeout=600.0, retry=RetryPolicy()
     )
 
 
@@ -260,13 +255,13 @@ def _fixed_overhead(work: Path) -> list[str]:
     code = f"""
 import time, dagster as dg
 from d365_assets.definitions import build_definitions
+from pathlib import Path
 from d365_assets.emulator import Emulator, EmulatorConfig
-from d365_assets.settings import Settings
+from tests.support.environment import embedded_settings
 zero = dict(not_visible_seconds=0, not_run_seconds=0, executing_seconds=0, package_url_delay_seconds=0)
 state = {str(work / "emulator-small")!r}
 Emulator(state_dir=state, config=EmulatorConfig(rows={{"VendorsV2": 10}}, **zero)).start().stop()
-defs = build_definitions(Settings(duckdb_path={str(work / "small.duckdb")!r}, emulator_state_dir=state,
-                                  package_dir={str(work / "small-packages")!r}))
+defs = build_definitions(embedded_settings(state, Path({str(work / "small")!r})))
 asset = defs.get_assets_def(dg.AssetKey(["d365", "vendors_v2"]))
 timings = []
 with dg.instance_for_test() as instance:
@@ -278,7 +273,7 @@ with dg.instance_for_test() as instance:
 print(min(timings[1:]))
 """
     seconds = float(
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
         .stdout.strip()
         .splitlines()[-1]
     )

@@ -7,14 +7,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from d365_assets.catalog import load_catalog
 from d365_assets.defs.checks import evaluate_checks
 from d365_assets.fo import ExecutionStatus, ExportedPackage
 from d365_assets.refresh import RefreshOutcome
 from d365_assets.schema import RefreshMode
 from d365_assets.warehouse import LoadResult
+from tests.support.catalog import catalog_entity
 
-CUSTOMERS = load_catalog().entity("CustomersV3")
+CUSTOMERS = catalog_entity("CustomersV3")
 
 
 def outcome(

@@ -11,9 +11,9 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from d365_assets.catalog import SHIPPED_CATALOG, load_catalog
 from d365_assets.definitions import build_definitions
 from d365_assets.settings import Settings
+from tests.support.catalog import CATALOG, catalog_with, shipped_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -23,9 +23,8 @@ def test_definitions_build_one_asset_per_entity(tmp_path: Path) -> None:
     defs = build_definitions(Settings(duckdb_path=str(tmp_path / "w.duckdb")))
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    catalog = load_catalog()
     assert {key.to_user_string() for key in graph.get_all_asset_keys()} == {
-        f"d365/{e.table_name}" for e in catalog.entities
+        f"d365/{e.table_name}" for e in CATALOG.entities
     }
     customers = graph.get(dg.AssetKey(["d365", "customers_v3"]))
     assert customers.partitions_def.get_partition_keys() == ["USMF", "DEMF"]
@@ -73,10 +72,8 @@ def test_schedule_tick_asks_one_run_per_company(tmp_path: Path) -> None:
 
 
 def test_broken_catalog_fails_definitions_validate(tmp_path: Path) -> None:
-    document = yaml.safe_load(SHIPPED_CATALOG.read_text(encoding="utf-8"))
-    document["entities"][0]["columns"]["CREDITLIMIT"] = "money"
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(yaml.safe_dump(document), encoding="utf-8")
+    columns = {**shipped_entry("CustomersV3")["columns"], "CREDITLIMIT": "money"}
+    catalog = catalog_with(tmp_path, "CustomersV3", columns=columns)
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     env = {**os.environ, "D365_CATALOG": str(catalog), "DAGSTER_HOME": str(tmp_path)}
     command = [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,15 +9,19 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from d365_assets.catalog import load_catalog
 from d365_assets.definitions import build_definitions
 from d365_assets.emulator import Emulator
 from d365_assets.schema import RefreshMode
-from d365_assets.settings import Settings
-from tests.conftest import as_real_environment, checksum, source_rows, table_rows
+from tests.support.catalog import CATALOG
+from tests.support.environment import (
+    as_real_environment,
+    embedded_settings,
+    embedded_variables,
+    process_environment,
+)
+from tests.support.tables import checksum, source_rows, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-CATALOG = load_catalog()
 
 
 def run_main_job(
@@ -49,12 +52,8 @@ def assert_tables_equal_source(database: Path, emulator: Emulator, *, modes: set
 
 def test_embedded_emulator_full_delta_and_reconcile(tmp_path: Path, emulator: Emulator) -> None:
     """Default backend (no D365_ENVIRONMENT_URL): full load, a delta after activity, then reconcile."""
-    database = tmp_path / "warehouse.duckdb"
-    settings = Settings(
-        duckdb_path=str(database),
-        emulator_state_dir=str(emulator.state_dir),
-        package_dir=str(tmp_path / "packages"),
-    )
+    settings = embedded_settings(emulator, tmp_path)
+    database = Path(settings.duckdb_path)
     defs = build_definitions(settings)
     with dg.instance_for_test() as instance:
         run_main_job(defs, instance)
@@ -112,14 +111,7 @@ def test_real_environment_by_configuration_only(
 def test_demo_command_records_runs_and_prints_summary(tmp_path: Path) -> None:
     """`d365-assets demo` (what `make demo` runs) in a fresh process and a persistent instance."""
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path),
-        "D365_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
-        "D365_EMULATOR_STATE_DIR": str(tmp_path / "emulator"),
-        "D365_PACKAGE_DIR": str(tmp_path / "packages"),
-    }
-    env.pop("D365_ENVIRONMENT_URL", None)
+    env = process_environment(embedded_variables(tmp_path / "emulator", tmp_path), DAGSTER_HOME=str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "d365_assets.cli", "demo"], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=600,

@@ -17,20 +17,20 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from d365_assets.catalog import EntityConfig, load_catalog
+from d365_assets.catalog import EntityConfig
 from d365_assets.emulator import Emulator
 from d365_assets.refresh import RefreshOutcome, refresh_entity
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool, SpoolError
 from d365_assets.warehouse import LoadGuard, RemovalHeldError, Warehouse, WarehouseFileError
-from tests.conftest import source_rows, table_rows
-from tests.fo.faultkit import client_for
 from tests.hostile import EntityText, export_real_package, rewrite_entity_file, spool_as_pending, table_state
+from tests.support.catalog import catalog_entity
+from tests.support.environment import client_for
+from tests.support.tables import source_rows, table_rows
 
-CATALOG = load_catalog()
-VENDORS = CATALOG.entity("VendorsV2")
-CUSTOMERS = CATALOG.entity("CustomersV3")
-PO_LINES = CATALOG.entity("PurchaseOrderLinesV2")
+VENDORS = catalog_entity("VendorsV2")
+CUSTOMERS = catalog_entity("CustomersV3")
+PO_LINES = catalog_entity("PurchaseOrderLinesV2")
 
 
 class Bench:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,36 +13,26 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-import yaml
 from filelock import FileLock, Timeout
 
-from d365_assets.catalog import SHIPPED_CATALOG, load_catalog
+from d365_assets.catalog import load_catalog
 from d365_assets.definitions import build_definitions
 from d365_assets.defs import WarehouseResource
 from d365_assets.emulator import Emulator, EmulatorConfig
 from d365_assets.package import polars_dtype
 from d365_assets.settings import Settings
 from d365_assets.warehouse import LoadRequest, Warehouse
-from tests.conftest import TEST_ROWS, as_real_environment, source_rows, table_rows
+from tests.support.catalog import CATALOG, catalog_entity, catalog_with
+from tests.support.environment import (
+    TEST_ROWS,
+    as_real_environment,
+    embedded_settings,
+    embedded_variables,
+    process_environment,
+)
+from tests.support.tables import source_rows, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def settings_for(tmp_path: Path, emulator: Emulator, *, catalog: Path | None = None) -> Settings:
-    return Settings(
-        duckdb_path=str(tmp_path / "warehouse.duckdb"),
-        emulator_state_dir=str(emulator.state_dir),
-        package_dir=str(tmp_path / "packages"),
-        catalog_path=str(catalog) if catalog else None,
-    )
-
-
-def catalog_with(tmp_path: Path, entity: str, **changes: object) -> Path:
-    document = yaml.safe_load(SHIPPED_CATALOG.read_text(encoding="utf-8"))
-    next(e for e in document["entities"] if e["name"] == entity).update(changes)
-    path = tmp_path / "catalog.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return path
 
 
 def materialize(
@@ -94,7 +83,7 @@ def hold_duckdb(path: Path, seconds: float) -> subprocess.Popen:
 
 
 def test_all_checks_pass_on_a_clean_load(tmp_path: Path, emulator: Emulator) -> None:
-    result = materialize(settings_for(tmp_path, emulator), "vendors_v2", "USMF")
+    result = materialize(embedded_settings(emulator, tmp_path), "vendors_v2", "USMF")
     assert result.success
     checks = check_results(result)
     assert {name: c.passed for name, c in checks.items()} == {
@@ -116,7 +105,7 @@ def test_a_natural_key_that_repeats_fails_the_full_load_without_change(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     catalog = catalog_with(tmp_path, "CustomersV3", natural_key=["CUSTOMERGROUPID"])
-    result = materialize(settings_for(tmp_path, emulator, catalog=catalog), "customers_v3", "USMF")
+    result = materialize(embedded_settings(emulator, tmp_path, catalog=catalog), "customers_v3", "USMF")
     assert not result.success
     assert "KeyViolationError" in failure_message(result)
     assert "natural_key in the catalog does not identify a row" in failure_message(result)
@@ -127,9 +116,9 @@ def test_a_natural_key_that_repeats_fails_the_full_load_without_change(
 
 
 def test_a_mass_removal_is_held_until_a_run_accepts_it(tmp_path: Path, emulator: Emulator) -> None:
-    settings = settings_for(tmp_path, emulator)
+    settings = embedded_settings(emulator, tmp_path)
     warehouse = Warehouse(settings.duckdb_path)
-    vendors = load_catalog().entity("VendorsV2")
+    vendors = catalog_entity("VendorsV2")
     stale = pl.DataFrame(
         {c.name: pl.Series([None] * 500, dtype=polars_dtype(c.type)) for c in vendors.schema}
     ).with_columns(pl.Series("VENDORACCOUNTNUMBER", [f"GONE-{i:04d}" for i in range(500)]))
@@ -164,7 +153,7 @@ def test_a_mass_removal_is_held_until_a_run_accepts_it(tmp_path: Path, emulator:
 
 def test_empty_company_fails_has_rows(tmp_path: Path) -> None:
     with Emulator(state_dir=tmp_path / "emulator", config=EmulatorConfig(rows={"VendorsV2": 0})) as emulator:
-        result = materialize(settings_for(tmp_path, emulator), "vendors_v2", "DEMF")
+        result = materialize(embedded_settings(emulator, tmp_path), "vendors_v2", "DEMF")
     assert result.success
     checks = check_results(result)
     assert checks["package_rows_loaded"].passed
@@ -175,7 +164,7 @@ def test_empty_company_fails_has_rows(tmp_path: Path) -> None:
 def test_sharp_drop_is_held_and_warns_once_accepted(tmp_path: Path) -> None:
     config = EmulatorConfig(rows=TEST_ROWS, insert_rate=0.0, update_rate=0.0, delete_rate=0.7)
     with Emulator(state_dir=tmp_path / "emulator", config=config) as emulator:
-        settings = settings_for(tmp_path, emulator)
+        settings = embedded_settings(emulator, tmp_path)
         assert check_results(materialize(settings, "customers_v3", "USMF"))["row_count_stable"].passed
         emulator.advance_activity(1)
         held = materialize(settings, "customers_v3", "USMF")
@@ -190,7 +179,7 @@ def test_sharp_drop_is_held_and_warns_once_accepted(tmp_path: Path) -> None:
 
 def test_ambiguous_delta_key_fails_the_run_and_keeps_the_package(tmp_path: Path, emulator: Emulator) -> None:
     catalog = catalog_with(tmp_path, "SalesOrderHeadersV2", natural_key=["CURRENCYCODE"])
-    settings = settings_for(tmp_path, emulator, catalog=catalog)
+    settings = embedded_settings(emulator, tmp_path, catalog=catalog)
     result = materialize(settings, "sales_order_headers_v2", "USMF")
     assert not result.success
     assert "occur more than once, e.g." in failure_message(result)
@@ -213,8 +202,8 @@ def test_locked_warehouse_fails_naming_the_holder_then_the_next_run_loads_the_ke
     tmp_path: Path, emulator: Emulator
 ) -> None:
     """A delta whose load fails must not be lost: F&O already advanced its watermark."""
-    settings = settings_for(tmp_path, emulator)
-    lines = load_catalog().entity("SalesOrderLinesV2")
+    settings = embedded_settings(emulator, tmp_path)
+    lines = catalog_entity("SalesOrderLinesV2")
     assert materialize(settings, "sales_order_lines_v2", "USMF").success
     emulator.advance_activity(1)
     holder = hold_duckdb(Path(settings.duckdb_path), seconds=60)
@@ -240,13 +229,13 @@ def test_locked_warehouse_fails_naming_the_holder_then_the_next_run_loads_the_ke
 
 
 def test_a_run_waits_for_a_reader_to_let_go(tmp_path: Path, emulator: Emulator) -> None:
-    settings = settings_for(tmp_path, emulator)
+    settings = embedded_settings(emulator, tmp_path)
     assert materialize(settings, "vendors_v2", "USMF").success
     holder = hold_duckdb(Path(settings.duckdb_path), seconds=2)
     result = materialize(settings, "vendors_v2", "DEMF", warehouse_lock_timeout=60)
     holder.wait()
     assert result.success
-    vendors = load_catalog().entity("VendorsV2")
+    vendors = catalog_entity("VendorsV2")
     assert table_rows(settings.duckdb_path, vendors, "DEMF") == source_rows(emulator, vendors, "DEMF")
 
 
@@ -267,7 +256,8 @@ def make_instance_home(tmp_path: Path) -> Path:
     return home
 
 
-def _run_in_process(home: Path, settings: Settings, job: str, company: str | None) -> subprocess.Popen:
+def _run_in_process(home: Path, variables: dict[str, str], job: str, company: str | None) -> subprocess.Popen:
+    """Run ``job`` for ``company`` in a child process with these ``D365_*`` variables and Dagster home."""
     code = f"""
         import dagster as dg
         from d365_assets.definitions import build_definitions
@@ -278,14 +268,7 @@ def _run_in_process(home: Path, settings: Settings, job: str, company: str | Non
             )
         raise SystemExit(0 if result.success else 1)
     """
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "D365_DUCKDB_PATH": settings.duckdb_path,
-        "D365_EMULATOR_STATE_DIR": settings.emulator_state_dir,
-        "D365_PACKAGE_DIR": settings.package_dir,
-    }
-    env.pop("D365_ENVIRONMENT_URL", None)
+    env = process_environment(variables, DAGSTER_HOME=str(home))
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
         env=env,
@@ -296,16 +279,15 @@ def _run_in_process(home: Path, settings: Settings, job: str, company: str | Non
 
 def test_two_concurrent_runs_in_separate_processes(tmp_path: Path, emulator: Emulator) -> None:
     home = make_instance_home(tmp_path)
-    settings = settings_for(tmp_path, emulator)
+    settings, variables = embedded_settings(emulator, tmp_path), embedded_variables(emulator, tmp_path)
     runs = [
-        _run_in_process(home, settings, "d365_refresh_general_journal_account_entries", "USMF"),
-        _run_in_process(home, settings, "d365_refresh_customers_v3", "USMF"),
+        _run_in_process(home, variables, "d365_refresh_general_journal_account_entries", "USMF"),
+        _run_in_process(home, variables, "d365_refresh_customers_v3", "USMF"),
     ]
     outputs = [run.communicate(timeout=300)[0].decode() for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
-    catalog = load_catalog()
     for name in ("GeneralJournalAccountEntries", "CustomersV3"):
-        entity = catalog.entity(name)
+        entity = CATALOG.entity(name)
         assert table_rows(settings.duckdb_path, entity, "USMF") == source_rows(emulator, entity, "USMF")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert sorted(r.status.value for r in instance.get_runs()) == ["SUCCESS", "SUCCESS"]
@@ -314,14 +296,19 @@ def test_two_concurrent_runs_in_separate_processes(tmp_path: Path, emulator: Emu
 def test_a_run_killed_mid_load_leaves_the_table_as_it_was(tmp_path: Path) -> None:
     config = EmulatorConfig(rows={**TEST_ROWS, "GeneralJournalAccountEntries": 60000})
     with Emulator(state_dir=tmp_path / "emulator", config=config) as emulator:
-        settings = settings_for(tmp_path, emulator)
+        settings = embedded_settings(emulator, tmp_path)
         assert materialize(settings, "general_journal_account_entries", "USMF").success
         emulator.advance_activity(1)
-        gl = load_catalog().entity("GeneralJournalAccountEntries")
+        gl = catalog_entity("GeneralJournalAccountEntries")
         before = table_rows(settings.duckdb_path, gl, "USMF")
         home = make_instance_home(tmp_path)
         lock = FileLock(f"{settings.duckdb_path}.lock")
-        run = _run_in_process(home, settings, "d365_reconcile_general_journal_account_entries", "USMF")
+        run = _run_in_process(
+            home,
+            embedded_variables(emulator, tmp_path),
+            "d365_reconcile_general_journal_account_entries",
+            "USMF",
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and run.poll() is None:
             try:
@@ -373,27 +360,22 @@ def test_a_new_upstream_column_becomes_a_table_column_and_a_dropped_one_stays_nu
 
 
 def test_columns_left_out_of_the_catalog_come_from_fo_metadata(tmp_path: Path, emulator: Emulator) -> None:
-    document = yaml.safe_load(SHIPPED_CATALOG.read_text(encoding="utf-8"))
-    customers = next(e for e in document["entities"] if e["name"] == "CustomersV3")
-    declared = customers.pop("columns")
-    path = tmp_path / "catalog.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    path = catalog_with(tmp_path, "CustomersV3", without=["columns"])
     assert load_catalog(path).entity("CustomersV3").schema is None
-    result = materialize(settings_for(tmp_path, emulator, catalog=path), "customers_v3", "USMF")
+    result = materialize(embedded_settings(emulator, tmp_path, catalog=path), "customers_v3", "USMF")
     assert result.success
     metadata = result.asset_materializations_for_node("d365_customers_v3")[0].metadata
     loaded_types = {c.name: c.type for c in metadata["dagster/column_schema"].value.columns}
-    shipped = load_catalog().entity("CustomersV3")
-    assert {name: loaded_types[name] for name in declared} == {
+    shipped = catalog_entity("CustomersV3")
+    assert {name: loaded_types[name] for name in shipped.schema.names} == {
         c.name: c.type.duckdb_type for c in shipped.schema
     }
     assert table_rows(str(tmp_path / "warehouse.duckdb"), shipped, "USMF") == source_rows(
         emulator, shipped, "USMF"
     )
 
-    customers["natural_key"] = ["CUSTOMERNUMBER"]
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    failed = materialize(settings_for(tmp_path, emulator, catalog=path), "customers_v3", "DEMF")
+    catalog_with(tmp_path, "CustomersV3", without=["columns"], natural_key=["CUSTOMERNUMBER"])
+    failed = materialize(embedded_settings(emulator, tmp_path, catalog=path), "customers_v3", "DEMF")
     assert not failed.success
     assert "natural_key ['CUSTOMERNUMBER'] is not among the columns F&O's $metadata lists" in failure_message(
         failed
@@ -406,7 +388,7 @@ def test_freshness_check_fails_once_the_catalog_window_has_passed(
     """MainAccounts' window is 26 h (catalog defaults): fresh now, stale when the clock says 27 h later."""
     from dagster._core.definitions.asset_checks.asset_check_factories.freshness_checks import last_update
 
-    defs = build_definitions(settings_for(tmp_path, emulator))
+    defs = build_definitions(embedded_settings(emulator, tmp_path))
     key = dg.AssetKey(["d365", "main_accounts"])
     asset = defs.get_assets_def(key)
     check = next(c for c in defs.asset_checks if key in {k.asset_key for k in c.check_keys})

@@ -17,11 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from d365_assets.emulator import Emulator, EmulatorConfig
-from d365_assets.emulator.faults import Fault
+from d365_assets.emulator import Emulator, EmulatorConfig, Fault
 from d365_assets.fo import D365Error
 from d365_assets.fo.tls import ssl_context
-from tests.fo.faultkit import FAST, client_for
+from tests.support.environment import QUICK_LIFECYCLE, as_real_environment, client_for, credential_for
 
 PROJECT, FAILED, PARTIAL = "D365A-CustomersV3", "D365A-VendorsV2", "D365A-ReleasedProductsV2"
 
@@ -74,7 +73,7 @@ def test_no_secret_in_logs_or_errors(tmp_path: Path, everything: _Everything) ->
     config = EmulatorConfig(
         rows={"CustomersV3": 40, "VendorsV2": 20, "ReleasedProductsV2": 20},
         outcomes={FAILED: "Failed", PARTIAL: "PartiallySucceeded"},
-        **FAST,  # type: ignore[arg-type]
+        **QUICK_LIFECYCLE,  # type: ignore[arg-type]
     )
     seen: set[str] = set()
     errors: list[str] = []
@@ -107,7 +106,7 @@ def test_no_secret_in_logs_or_errors(tmp_path: Path, everything: _Everything) ->
         run(PROJECT, before=lambda: emu.set_faults(Fault("sas_expiry", seconds=-60)))  # 403, fresh URL
         run(FAILED)
         run(PARTIAL)
-        run(PROJECT, client_secret="wrong-" + emu.client_secret[:10])
+        run(PROJECT, credential=credential_for(emu, secret="wrong-" + emu.client_secret[:10]))
         emu.set_faults(Fault("http_package_url"))
         run(PROJECT)  # refused before the download: the URL is shown without its query
         emu.set_faults(Fault("blob_corrupt", count=-1))
@@ -133,7 +132,6 @@ def test_no_secret_in_dagster_events_or_failures(tmp_path: Path, monkeypatch: py
     import dagster as dg
 
     from d365_assets.definitions import build_definitions
-    from tests.conftest import as_real_environment
 
     config = EmulatorConfig(outcomes={FAILED: "Failed"}, outcome_errors={FAILED: ("Vendor 0042 is on hold",)})
     with Emulator(state_dir=tmp_path / "emulator", config=config) as emulator:

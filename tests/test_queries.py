@@ -11,15 +11,13 @@ import dagster as dg
 import duckdb
 import pytest
 
-from d365_assets.catalog import load_catalog
 from d365_assets.definitions import build_definitions
 from d365_assets.emulator import Emulator, EmulatorConfig
-from d365_assets.settings import Settings
-from tests.conftest import TEST_ROWS
+from tests.support.catalog import CATALOG
+from tests.support.environment import TEST_ROWS, embedded_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ROOT / "docs" / "queries.sql"
-CATALOG = load_catalog()
 TOP_VENDORS = 10
 
 Row = tuple[Any, ...]
@@ -38,19 +36,14 @@ def load_queries(path: Path = QUERIES) -> dict[str, str]:
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Emulator]:
     """Every entity for every company loaded through the main job into a fresh DuckDB file."""
     folder = tmp_path_factory.mktemp("queries")
-    state_dir, database = folder / "emulator", folder / "warehouse.duckdb"
-    emulator = Emulator(state_dir=state_dir, config=EmulatorConfig(rows=TEST_ROWS))
-    settings = Settings(
-        duckdb_path=str(database),
-        emulator_state_dir=str(state_dir),
-        package_dir=str(database.parent / "packages"),
-    )
+    emulator = Emulator(state_dir=folder / "emulator", config=EmulatorConfig(rows=TEST_ROWS))
+    settings = embedded_settings(emulator, folder)
     with dg.instance_for_test() as instance:
         job = build_definitions(settings).resolve_job_def("d365_refresh_all")
         for company in CATALOG.companies:
             result = job.execute_in_process(instance=instance, partition_key=company, raise_on_error=False)
             assert result.success, [e.message for e in result.all_events if e.is_failure]
-    return database, emulator
+    return Path(settings.duckdb_path), emulator
 
 
 def run_query(database: Path, name: str) -> list[Row]:

@@ -8,18 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from d365_assets.catalog import load_catalog
-from d365_assets.emulator import Emulator
-from d365_assets.emulator.faults import Fault
+from d365_assets.emulator import Emulator, Fault
 from d365_assets.fo import PackageDownloadError, RetryPolicy
 from d365_assets.refresh import refresh_entity
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool
 from d365_assets.warehouse import Warehouse
-from tests.conftest import source_rows, table_rows
-from tests.fo.faultkit import client_for
+from tests.support.catalog import catalog_entity
+from tests.support.environment import client_for
+from tests.support.tables import source_rows, table_rows
 
-LINES = load_catalog().entity("SalesOrderLinesV2")
+LINES = catalog_entity("SalesOrderLinesV2")
 
 
 def refresh(emulator: Emulator, tmp_path: Path, **kwargs: object):

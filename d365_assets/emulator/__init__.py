@@ -2,12 +2,17 @@
 
 It plays F&O for tests and demos and imports nothing from the rest of ``d365_assets``::
 
-    with Emulator(state_dir) as emu:
+    with Emulator(state_dir, EmulatorConfig(faults=(Fault("throttle", count=2),))) as emu:
         emu.environment_url, emu.authority_host, emu.blob_host, emu.ca_bundle
+        emu.set_faults(Fault("blob_corrupt"))
+
+This is its whole public surface: the emulator, its configuration (data projects included), the
+faults it can inject (with F&O's documented throttling messages) and the requests it records.
 """
 
 from .config import DataProject, EmulatorConfig
 from .emulator import Emulator
+from .faults import THROTTLE_MESSAGES, Fault
 from .requestlog import RequestRecord
 
-__all__ = ["DataProject", "Emulator", "EmulatorConfig", "RequestRecord"]
+__all__ = ["THROTTLE_MESSAGES", "DataProject", "Emulator", "EmulatorConfig", "Fault", "RequestRecord"]

@@ -6,26 +6,15 @@ the package folder alone, when a demo waits on an accepted export and when it lo
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from d365_assets.catalog import Catalog, load_catalog
 from d365_assets.emulator import Emulator
+from tests.support.environment import process_environment, real_environment_variables
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def write_catalog(path: Path, entities: tuple[str, ...]) -> Catalog:
-    """A copy of the shipped catalog with only ``entities``."""
-    document = yaml.safe_load((ROOT / "d365_assets" / "catalog.yaml").read_text(encoding="utf-8"))
-    document["entities"] = [e for e in document["entities"] if e["name"] in entities]
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return load_catalog(path)
 
 
 @dataclass(frozen=True)
@@ -42,11 +31,11 @@ class DemoSetup:
 
     @property
     def warehouse(self) -> Path:
-        return self.folder / "warehouse.duckdb"
+        return Path(self.environment()["D365_DUCKDB_PATH"])
 
     @property
     def packages(self) -> Path:
-        return self.folder / "packages"
+        return Path(self.environment()["D365_PACKAGE_DIR"])
 
     def prepare(self) -> DemoSetup:
         """Create the Dagster home with the repository's dagster.yaml (pools per op, run monitoring)."""
@@ -56,23 +45,13 @@ class DemoSetup:
 
     def environment(self) -> dict[str, str]:
         """The demo's environment: the D365_* variables of a real environment, pointed at the emulator."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("D365_")}
-        env.update(
+        return process_environment(
+            real_environment_variables(self.emulator, self.folder),
+            D365_CATALOG=str(self.catalog_path),
             DAGSTER_HOME=str(self.home),
             PYTHONPATH=str(ROOT),
             PYTHONUNBUFFERED="1",  # a killed demo's output is on disk up to its last line
-            D365_ENVIRONMENT_URL=self.emulator.environment_url,
-            D365_TENANT_ID=self.emulator.tenant_id,
-            D365_CLIENT_ID=self.emulator.client_id,
-            D365_CLIENT_SECRET=self.emulator.client_secret,
-            D365_AUTHORITY_HOST=self.emulator.authority_host,
-            D365_CA_BUNDLE=str(self.emulator.ca_bundle),
-            D365_CATALOG=str(self.catalog_path),
-            D365_DUCKDB_PATH=str(self.warehouse),
-            D365_PACKAGE_DIR=str(self.packages),
-            D365_EMULATOR_STATE_DIR=str(self.folder / "no-embedded-emulator"),
         )
-        return env
 
     def start_demo(self, log: Path) -> subprocess.Popen[bytes]:
         """Start `d365-assets demo` (``python -m d365_assets.cli demo``), its output into ``log``."""

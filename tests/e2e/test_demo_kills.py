@@ -26,8 +26,10 @@ from d365_assets.catalog import Catalog
 from d365_assets.defs.assets import EXPORT_POOL
 from d365_assets.defs.instance import OWNER_PID_TAG
 from d365_assets.emulator import Emulator, EmulatorConfig
-from tests.conftest import QUICK_LIFECYCLE, TEST_ROWS, checksum, source_rows, table_rows
-from tests.e2e.demo_process import DemoSetup, SpoolWatch, write_catalog
+from tests.e2e.demo_process import DemoSetup, SpoolWatch
+from tests.support.catalog import catalog_of
+from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS
+from tests.support.tables import checksum, source_rows, table_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -169,7 +171,7 @@ def test_killed_demos_leave_no_wedged_pool_and_tables_equal_a_clean_run(
     """Kill, kill, ..., then a demo that must not wait on a dead run, then compare every table."""
     seed = int(os.environ.get("D365_KILL_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
-    catalog = write_catalog(tmp_path / "catalog.yaml", ENTITIES)
+    catalog = catalog_of(tmp_path / "catalog.yaml", ENTITIES)
     killed = DemoSetup(tmp_path / "killed", emulators[0], tmp_path / "catalog.yaml").prepare()
     clean = DemoSetup(tmp_path / "clean", emulators[1], tmp_path / "catalog.yaml").prepare()
     clean_demo = clean.start_demo(tmp_path / "clean.log")  # alongside the kills: its own everything

@@ -23,7 +23,7 @@ import yaml
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
 from d365_assets.defs.assets import EXPORT_POOL
-from tests.e2e.conftest import START_TIMEOUT, free_port, stop_process_group
+from tests.e2e.dagster_dev import START_TIMEOUT, free_port, stop_process_group
 from tests.owned_runs import HOLD_STEP, ROOT, environment, pool_claims, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -9,19 +9,19 @@ from typing import Any
 
 import dagster as dg
 import pytest
-import yaml
 
-from d365_assets.catalog import Catalog, EntityConfig, load_catalog
+from d365_assets.catalog import Catalog, EntityConfig
 from d365_assets.definitions import build_definitions
 from d365_assets.emulator import Emulator
 from d365_assets.schema import RefreshMode
 from d365_assets.settings import Settings
-from tests.conftest import checksum, source_rows, table_rows
-from tests.e2e.conftest import DagsterDev, prepare_emulator, warehouse_path
+from tests.e2e.dagster_dev import DagsterDev, prepare_emulator
+from tests.support.catalog import catalog_of
+from tests.support.environment import embedded_settings
+from tests.support.tables import checksum, source_rows, table_rows
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 ENTITIES = ("CustomersV3", "SalesOrderHeadersV2", "MainAccounts")
 EVERY_MINUTE = "* * * * *"
 TICK_TIMEOUT = 150.0
@@ -36,16 +36,11 @@ _RUNS_QUERY = """
 """
 
 
-def write_minute_catalog(path: Path) -> Catalog:
-    """A copy of the shipped catalog with only ``ENTITIES``, each refreshed every minute."""
-    doc = yaml.safe_load((ROOT / "d365_assets" / "catalog.yaml").read_text(encoding="utf-8"))
-    doc["entities"] = [e for e in doc["entities"] if e["name"] in ENTITIES]
-    for entity in doc["entities"]:
-        entity["refresh_cron"] = EVERY_MINUTE
-        if entity["refresh"] == RefreshMode.DELTA.value:
-            entity["reconcile_cron"] = "0 0 1 1 *"  # keep the reconcile schedule out of the way
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return load_catalog(path)
+def every_minute(entity: dict[str, Any]) -> None:
+    """A catalog entry refreshed every minute (its reconcile schedule kept out of the way)."""
+    entity["refresh_cron"] = EVERY_MINUTE
+    if entity["refresh"] == RefreshMode.DELTA.value:
+        entity["reconcile_cron"] = "0 0 1 1 *"
 
 
 def initial_load(catalog: Catalog, settings: Settings) -> None:
@@ -102,14 +97,10 @@ def assert_current(database: Path, emulator: Emulator, entity: EntityConfig, com
 
 def test_schedule_tick_loads_new_activity(tmp_path: Path, dagster_dev_factory: Any) -> None:
     """Initial load, F&O activity, then the per-minute schedules pick up the changes for every company."""
-    catalog = write_minute_catalog(tmp_path / "catalog.yaml")
-    state_dir, database = prepare_emulator(tmp_path), warehouse_path(tmp_path)
-    settings = Settings(
-        catalog_path=str(tmp_path / "catalog.yaml"),
-        duckdb_path=str(database),
-        emulator_state_dir=str(state_dir),
-        package_dir=str(tmp_path / "packages"),  # the same folder the dagster dev fixture uses
-    )
+    catalog = catalog_of(tmp_path / "catalog.yaml", ENTITIES, change=every_minute)
+    state_dir = prepare_emulator(tmp_path)
+    settings = embedded_settings(state_dir, tmp_path, catalog=tmp_path / "catalog.yaml")  # as dagster dev's
+    database = Path(settings.duckdb_path)
     initial_load(catalog, settings)
     emulator = Emulator(state_dir=state_dir)
     customers, headers = catalog.entity("CustomersV3"), catalog.entity("SalesOrderHeadersV2")

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from d365_assets.catalog import load_catalog
-from tests.conftest import checksum, source_rows, table_rows
-from tests.e2e.conftest import DagsterDev
+from tests.e2e.dagster_dev import DagsterDev
+from tests.support.catalog import CATALOG
+from tests.support.tables import checksum, source_rows, table_rows
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -36,7 +36,6 @@ CHROMIUM_FLAGS = [
 ]
 RUN_TIMEOUT_MS = 180_000
 """A run takes about 10 s on 2 idle cores (queue, run worker, export, load); allow for a busy machine."""
-CATALOG = load_catalog()
 
 _RUN_STATUS_QUERY = """
 query ($runId: ID!) { runOrError(runId: $runId) { __typename ... on Run {

@@ -12,34 +12,9 @@ _REPO = Path(__file__).resolve().parents[2]
 if str(_REPO) not in sys.path:  # allow running pytest without installing the project
     sys.path.insert(0, str(_REPO))
 
-from d365_assets.emulator import Emulator, EmulatorConfig  # noqa: E402
+from d365_assets.emulator import Emulator  # noqa: E402
 
-from .helpers import FoClient  # noqa: E402
-
-SMALL_ROWS = {
-    "CustomersV3": 60,
-    "VendorsV2": 40,
-    "ReleasedProductsV2": 50,
-    "SalesOrderHeadersV2": 200,
-    "SalesOrderLinesV2": 400,
-    "PurchaseOrderHeadersV2": 100,
-    "PurchaseOrderLinesV2": 200,
-    "MainAccounts": 60,
-    "GeneralJournalAccountEntries": 1000,
-}
-
-FAST = {
-    "not_visible_seconds": 0.05,
-    "not_run_seconds": 0.05,
-    "executing_seconds": 0.05,
-    "package_url_delay_seconds": 0.05,
-}
-
-
-def small_config(**overrides: object) -> EmulatorConfig:
-    """A quick emulator configuration for tests; keyword arguments override fields."""
-    fields: dict[str, object] = {"rows": SMALL_ROWS, **FAST, **overrides}
-    return EmulatorConfig(**fields)  # type: ignore[arg-type]
+from .helpers import FoClient, small_config  # noqa: E402
 
 
 @pytest.fixture

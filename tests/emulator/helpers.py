@@ -1,4 +1,5 @@
-"""Test helpers: a minimal DMF client over httpx, and an independent reader of package data files."""
+"""Emulator test helpers: a small, fast configuration, a minimal DMF client over httpx, and an
+independent reader of package data files."""
 
 from __future__ import annotations
 
@@ -15,17 +16,30 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
-import yaml
 
-from d365_assets.emulator import Emulator
+from d365_assets.emulator import Emulator, EmulatorConfig
+from tests.support.catalog import shipped_entry
+from tests.support.environment import QUICK_LIFECYCLE
 
-CATALOG = yaml.safe_load((Path(__file__).resolve().parents[2] / "d365_assets" / "catalog.yaml").read_text())
 ACTION = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities."
 
+SMALL_ROWS = {
+    "CustomersV3": 60,
+    "VendorsV2": 40,
+    "ReleasedProductsV2": 50,
+    "SalesOrderHeadersV2": 200,
+    "SalesOrderLinesV2": 400,
+    "PurchaseOrderHeadersV2": 100,
+    "PurchaseOrderLinesV2": 200,
+    "MainAccounts": 60,
+    "GeneralJournalAccountEntries": 1000,
+}
 
-def catalog_entity(name: str) -> dict[str, object]:
-    """The catalog entry of an entity (by collection name)."""
-    return next(e for e in CATALOG["entities"] if e["name"] == name)
+
+def small_config(**overrides: object) -> EmulatorConfig:
+    """A quick emulator configuration for tests; keyword arguments override fields."""
+    fields: dict[str, object] = {"rows": SMALL_ROWS, **QUICK_LIFECYCLE, **overrides}
+    return EmulatorConfig(**fields)  # type: ignore[arg-type]
 
 
 def ssl_context(ca_bundle: Path) -> ssl.SSLContext:
@@ -189,7 +203,7 @@ def data_rows(raw: bytes, *, encoding: str) -> tuple[list[str], list[list[str]]]
 
 def typed_rows(entity: str, header: list[str], rows: list[list[str]]) -> list[dict[str, object]]:
     """Rows as typed dicts, using the catalog's column types."""
-    kinds = catalog_entity(entity)["columns"]
+    kinds = shipped_entry(entity)["columns"]
     return [
         {name: parse_value(kinds[name], value) for name, value in zip(header, row, strict=True)}
         for row in rows
@@ -198,4 +212,4 @@ def typed_rows(entity: str, header: list[str], rows: list[list[str]]) -> list[di
 
 def key_of(entity: str, row: dict[str, object]) -> tuple[object, ...]:
     """The catalog natural key of a row."""
-    return tuple(row[k] for k in catalog_entity(entity)["natural_key"])
+    return tuple(row[k] for k in shipped_entry(entity)["natural_key"])

@@ -10,8 +10,7 @@ import pytest
 
 from d365_assets.emulator import Emulator
 
-from .conftest import small_config
-from .helpers import ACTION, FoClient
+from .helpers import ACTION, FoClient, small_config
 
 ENVELOPE_TYPE = "application/json; odata.metadata=minimal"
 INNER = "Exception occurred while executing action {} on Entity DataManagementDefinitionGroup: "

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from d365_assets.emulator import Emulator
 
-from .conftest import small_config
-from .helpers import FoClient
+from .helpers import FoClient, small_config
 
 
 def test_expired_and_tampered_sas_are_403(state_dir: Path) -> None:

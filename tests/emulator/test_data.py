@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from d365_assets.emulator import Emulator, EmulatorConfig
+from tests.support.catalog import shipped_entry
 
-from .conftest import small_config
-from .helpers import catalog_entity
+from .helpers import small_config
 
 
 def test_same_seed_same_data_and_typed_values(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ def test_same_seed_same_data_and_typed_values(tmp_path: Path) -> None:
         assert a.source_rows(entity, "USMF") == b.source_rows(entity, "USMF")
         assert a.source_rows(entity, "USMF") != c.source_rows(entity, "USMF")
     rows = a.source_rows("Customers V3", "USMF")  # the DMF label works too
-    assert list(rows[0]) == list(catalog_entity("CustomersV3")["columns"])
+    assert list(rows[0]) == list(shipped_entry("CustomersV3")["columns"])
     assert rows[0]["CUSTOMERACCOUNT"] == "US-001"
     assert a.source_rows("CustomersV3", "DEMF")[0]["CUSTOMERACCOUNT"] == "DE-001"
     limit = rows[0]["CREDITLIMIT"]

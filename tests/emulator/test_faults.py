@@ -12,13 +12,15 @@ import httpx
 import jwt
 import pytest
 
-from d365_assets.emulator import Emulator
+from d365_assets.emulator import THROTTLE_MESSAGES, Emulator, Fault
+
+# The emulator's own internals under test: the client-assertion type its authority accepts, the
+# configuration it records in its state folder, and the fault specs of its command line.
 from d365_assets.emulator.client_cert import ASSERTION_TYPE
 from d365_assets.emulator.config import config_from_dict, config_to_dict
-from d365_assets.emulator.faults import THROTTLE_MESSAGES, Fault, faults_from_json, parse_fault_spec
+from d365_assets.emulator.faults import faults_from_json, parse_fault_spec
 
-from .conftest import small_config
-from .helpers import ACTION, FoClient
+from .helpers import ACTION, FoClient, small_config
 
 
 def test_fault_specs() -> None:

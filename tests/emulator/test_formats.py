@@ -15,14 +15,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from d365_assets.catalog import load_catalog
 from d365_assets.emulator import Emulator
-from d365_assets.fo import ClientSecretCredential, D365Client
 from d365_assets.package import ColumnDrift, DataPackage, PackageError
+from tests.support.catalog import CATALOG
+from tests.support.environment import client_for
 
-from .conftest import small_config
-
-CATALOG = load_catalog()
+from .helpers import small_config
 
 VARIANTS = [
     ("D365A-CustomersV3", "CustomersV3"),  # CSV-Unicode, en-US dates
@@ -38,21 +36,6 @@ VARIANTS = [
     ("D365A-MainAccounts-XmlAttribute", "MainAccounts"),
     ("D365A-MainAccounts-Excel", "MainAccounts"),
 ]
-
-
-def client_for(emu: Emulator) -> D365Client:
-    """The product's client of ``emu``, polling fast."""
-    credential = ClientSecretCredential(
-        emu.tenant_id, emu.client_id, emu.client_secret, authority_host=emu.authority_host
-    )
-    return D365Client(
-        environment_url=emu.environment_url,
-        credential=credential,
-        ca_bundle=emu.ca_bundle,
-        poll_interval=0.05,
-        max_poll_interval=0.2,
-        poll_timeout=60.0,
-    )
 
 
 def export(emu: Emulator, project: str, company: str, destination: Path) -> Path:

@@ -8,8 +8,9 @@ import pytest
 from defusedxml import ElementTree as ET
 
 from d365_assets.emulator import Emulator
+from tests.support.catalog import shipped_entry
 
-from .helpers import FoClient, catalog_entity, data_rows, key_of, read_package, typed_rows
+from .helpers import FoClient, data_rows, key_of, read_package, typed_rows
 
 NS = "{http://schemas.microsoft.com/dynamics/2015/01/DataManagement}"
 
@@ -53,7 +54,7 @@ def test_csv_unicode_package_matches_source(client: FoClient, emulator: Emulator
     assert entity.findtext(f"{NS}InputFilePath") == "Customers V3.csv"
     assert entity.findtext(f"{NS}SourceFormat") == "CSV-Unicode"
     assert entity.findtext(f"{NS}DefaultRefreshType") == "FullPush"
-    columns = list(catalog_entity("CustomersV3")["columns"])
+    columns = list(shipped_entry("CustomersV3")["columns"])
     maps = entity.findall(f"{NS}EntityMapList/{NS}EntityMap")
     assert [m.findtext(f"{NS}XMLField") for m in maps] == columns
     assert [m.findtext(f"{NS}EntityField") for m in maps] == columns
@@ -90,13 +91,13 @@ def test_utf8_csv_package_matches_source(
 ) -> None:
     _, data = client.export_package(project, company)
     _, files = read_package(data)
-    label = catalog_entity(entity)["label"]
+    label = shipped_entry(entity)["label"]
     raw = files[f"{label}.csv"]
     assert raw[:3] == b"\xef\xbb\xbf"
     head, rows = data_rows(raw, encoding="utf-8")
-    assert head == list(catalog_entity(entity)["columns"])
+    assert head == list(shipped_entry(entity)["columns"])
     loaded = typed_rows(entity, head, rows)
-    source = emulator.source_rows(entity, company if catalog_entity(entity)["company_specific"] else None)
+    source = emulator.source_rows(entity, company if shipped_entry(entity)["company_specific"] else None)
     assert loaded == source
     assert len({key_of(entity, row) for row in loaded}) == len(loaded)
 

@@ -8,8 +8,7 @@ import pytest
 
 from d365_assets.emulator import Emulator
 
-from .conftest import small_config
-from .helpers import FoClient, data_rows, read_package
+from .helpers import FoClient, data_rows, read_package, small_config
 
 
 def test_state_survives_restart(state_dir: Path) -> None:

@@ -12,29 +12,18 @@ from pathlib import Path
 
 import certifi
 import pytest
-import yaml
 
-from d365_assets.fo import (
-    ApiError,
-    AuthenticationError,
-    ClientSecretCredential,
-    D365Client,
-    ExecutionStatus,
-    ExportFailedError,
-)
+from d365_assets.emulator import Emulator, EmulatorConfig
+from d365_assets.fo import ApiError, AuthenticationError, ExecutionStatus, ExportFailedError
 from d365_assets.package import DataPackage
-from d365_assets.schema import EntitySchema
+from tests.support.catalog import catalog_entity
+from tests.support.environment import client_for, credential_for
 
-emulator_module = pytest.importorskip("d365_assets.emulator")
-Emulator = emulator_module.Emulator
-EmulatorConfig = emulator_module.EmulatorConfig
-
-CATALOG = Path(__file__).resolve().parents[2] / "d365_assets" / "catalog.yaml"
 ROWS = {"GeneralJournalAccountEntries": 300, "SalesOrderLinesV2": 200}
 
 
 @pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     config = EmulatorConfig(
         rows=ROWS,
         outcomes={"D365A-VendorsV2": "Failed", "D365A-ReleasedProductsV2": "PartiallySucceeded"},
@@ -55,31 +44,6 @@ def unrelated_ca_bundles(monkeypatch: pytest.MonkeyPatch) -> None:
     """Point every CA-bundle environment variable at a bundle that does not hold the emulator's CA."""
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         monkeypatch.setenv(name, certifi.where())
-
-
-def client_for(emu, **overrides: object) -> D365Client:
-    credential = ClientSecretCredential(
-        emu.tenant_id,
-        emu.client_id,
-        overrides.pop("client_secret", emu.client_secret),  # type: ignore[arg-type]
-        authority_host=emu.authority_host,
-    )
-    options: dict[str, object] = {
-        "environment_url": emu.environment_url,
-        "credential": credential,
-        "ca_bundle": emu.ca_bundle,
-        "poll_interval": 0.1,
-        "max_poll_interval": 0.5,
-        "poll_timeout": 60.0,
-    }
-    options.update(overrides)
-    return D365Client(**options)  # type: ignore[arg-type]
-
-
-def catalog_entity(name: str) -> tuple[str, EntitySchema]:
-    document = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
-    entity = next(e for e in document["entities"] if e["name"] == name)
-    return entity["label"], EntitySchema.of(entity["columns"].items())
 
 
 @pytest.mark.parametrize(
@@ -107,10 +71,11 @@ def test_export_download_and_read(
     assert not any(r.had_authorization for r in blob_requests)
     assert all(r.had_authorization for r in emu.requests if r.origin == "fo")
 
-    label, schema = catalog_entity(collection)
+    entity = catalog_entity(collection)
+    schema = entity.schema
     with DataPackage.open(exported.path) as package:
         assert package.header.description == project
-        frame = package.read_entity(label, schema=schema)
+        frame = package.read_entity(entity.label, schema=schema)
     expected = emu.source_rows(collection, company)
     assert frame.height == len(expected) > 0
     key = schema.names[0]
@@ -153,7 +118,7 @@ def test_unknown_project(emu, tmp_path: Path) -> None:
 def test_wrong_secret(emu) -> None:
     emu.clear_requests()
     with (
-        client_for(emu, client_secret="not-the-secret") as client,
+        client_for(emu, credential=credential_for(emu, secret="not-the-secret")) as client,
         pytest.raises(AuthenticationError) as info,
     ):
         client.get_exported_package_url("X")

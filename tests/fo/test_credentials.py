@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from d365_assets.emulator.client_cert import ensure_client_certificate
+from d365_assets.emulator import Emulator
 from d365_assets.fo import AuthenticationError, ClientCertificateCredential, ClientSecretCredential
 
 
@@ -26,7 +26,7 @@ def test_authority(host: str, tenant: str, authority: str, adfs: bool) -> None:
 
 
 def test_certificate_msal_form(tmp_path: Path) -> None:
-    pem = ensure_client_certificate(tmp_path)
+    pem = Emulator(tmp_path / "emulator").client_certificate  # the app registration's PEM (key + certificate)
     form = ClientCertificateCredential("t", "c", pem).msal_credential()
     assert form["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
     assert len(form["thumbprint"]) == 40

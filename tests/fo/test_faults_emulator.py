@@ -15,21 +15,19 @@ from pathlib import Path
 import certifi
 import pytest
 
-from d365_assets.emulator import Emulator, EmulatorConfig
-from d365_assets.emulator.client_cert import ensure_client_certificate
-from d365_assets.emulator.faults import THROTTLE_MESSAGES, Fault
+from d365_assets.emulator import THROTTLE_MESSAGES, Emulator, EmulatorConfig, Fault
 from d365_assets.fo import (
     ApiError,
     AuthenticationError,
-    ClientCertificateCredential,
     ExecutionStatus,
     ExportFailedError,
     ExportTimeoutError,
     PackageDownloadError,
     RetryPolicy,
 )
+from tests.support.environment import QUICK_LIFECYCLE, QUICK_RETRY, client_for, credential_for
 
-from .faultkit import FAST, QUICK_RETRY, assert_rows, client_for, count, within
+from .faultkit import assert_rows, count, within
 
 PROJECT, COLLECTION, COMPANY = "D365A-CustomersV3", "CustomersV3", "USMF"
 FAILED, PARTIAL = "D365A-VendorsV2", "D365A-ReleasedProductsV2"
@@ -45,7 +43,7 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
             FAILED: ("Vendors V2: the export failed", "Vendor V-1: account missing"),
             PARTIAL: ("Released products V2: 2 records skipped",),
         },
-        **FAST,  # type: ignore[arg-type]
+        **QUICK_LIFECYCLE,  # type: ignore[arg-type]
     )
     with Emulator(tmp_path_factory.mktemp("faults-emulator"), config) as emulator:
         yield emulator
@@ -228,19 +226,15 @@ def test_token_that_expires_early_is_renewed(emu: Emulator, tmp_path: Path) -> N
 
 
 def test_certificate_credential(emu: Emulator, tmp_path: Path) -> None:
-    credential = ClientCertificateCredential(
-        emu.tenant_id, emu.client_id, emu.client_certificate, authority_host=emu.authority_host
-    )
+    credential = credential_for(emu, certificate=emu.client_certificate)
     with within(6):
         exported = export(emu, tmp_path, credential=credential)
     assert assert_rows(emu, exported.path, COLLECTION, COMPANY) == ROWS[COLLECTION]
 
 
 def test_unregistered_certificate_is_refused(emu: Emulator, tmp_path: Path) -> None:
-    other = ensure_client_certificate(tmp_path)
-    credential = ClientCertificateCredential(
-        emu.tenant_id, emu.client_id, other, authority_host=emu.authority_host
-    )
+    other_app = Emulator(tmp_path / "other-environment").client_certificate  # registered elsewhere
+    credential = credential_for(emu, certificate=other_app)
     with (
         within(4),
         client_for(emu, credential=credential) as client,

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from d365_assets.catalog import load_catalog
-from d365_assets.fo import ClientSecretCredential, D365Client, MetadataError
+from d365_assets.emulator import Emulator
+from d365_assets.fo import MetadataError
 from d365_assets.fo.metadata import parse_metadata
 from d365_assets.schema import EntitySchema
-
-emulator_module = pytest.importorskip("d365_assets.emulator")
+from tests.support.catalog import CATALOG
+from tests.support.environment import client_for
 
 EDMX = b"""<?xml version="1.0" encoding="utf-8"?>
 <edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>
@@ -64,22 +64,17 @@ def test_parse_metadata_refuses_other_documents(data: bytes) -> None:
 
 
 @pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    with emulator_module.Emulator(tmp_path_factory.mktemp("metadata")) as emulator:
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    with Emulator(tmp_path_factory.mktemp("metadata")) as emulator:
         yield emulator
 
 
-def test_client_schemas_match_the_catalog(emu) -> None:
-    credential = ClientSecretCredential(
-        emu.tenant_id, emu.client_id, emu.client_secret, authority_host=emu.authority_host
-    )
+def test_client_schemas_match_the_catalog(emu: Emulator) -> None:
     emu.clear_requests()
-    with D365Client(
-        environment_url=emu.environment_url, credential=credential, ca_bundle=emu.ca_bundle
-    ) as client:
-        for entity in load_catalog().entities:
+    with client_for(emu) as client:
+        for entity in CATALOG.entities:
             assert client.get_entity_schema(entity.name) == entity.schema, entity.name
-        assert client.get_entity_schema("customersv3") == load_catalog().entity("CustomersV3").schema
+        assert client.get_entity_schema("customersv3") == CATALOG.entity("CustomersV3").schema
         with pytest.raises(MetadataError, match="NoSuchEntities"):
             client.get_entity_schema("NoSuchEntities")
     fetched = [r for r in emu.requests if r.path.endswith("/$metadata")]

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from d365_assets.emulator import Emulator, EmulatorConfig
-from d365_assets.emulator.faults import Fault
+from d365_assets.emulator import Emulator, EmulatorConfig, Fault
 from d365_assets.fo import (
     ApiError,
     ClientSecretCredential,
@@ -21,15 +20,16 @@ from d365_assets.fo import (
     PackageDownloadError,
     UnsafeExecutionIdError,
 )
+from tests.support.environment import QUICK_LIFECYCLE, client_for
 
-from .faultkit import FAST, assert_rows, client_for, count, within
+from .faultkit import assert_rows, count, within
 
 PROJECT, COLLECTION, COMPANY = "D365A-CustomersV3", "CustomersV3", "USMF"
 
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    config = EmulatorConfig(rows={COLLECTION: 60}, **FAST)  # type: ignore[arg-type]
+    config = EmulatorConfig(rows={COLLECTION: 60}, **QUICK_LIFECYCLE)  # type: ignore[arg-type]
     with Emulator(tmp_path_factory.mktemp("trust-emulator"), config) as emulator:
         yield emulator
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 import polars as pl
 import pytest
@@ -20,30 +20,7 @@ from d365_assets.package import (
 from d365_assets.schema import EntitySchema
 
 from .builders import EntityFile, make_package, unicode_csv
-from .test_reader import HEADER, ROWS, SCHEMA, check_typed
-
-
-def xml_elements(rows: list[list[str]], *, record: str = "CUSTCUSTOMERV3ENTITY") -> str:
-    body = "".join(
-        f"<{record}>"
-        + "".join(
-            f"<{n}>{escape(v).replace(chr(13), '&#13;')}</{n}>" if v else f"<{n}/>"
-            for n, v in zip(HEADER, row, strict=True)
-        )
-        + f"</{record}>\r\n"
-        for row in rows
-    )
-    return f"<Document>\r\n{body}</Document>"
-
-
-def xml_attributes(rows: list[list[str]]) -> str:
-    body = "".join(
-        "<CUSTOMERSV3"
-        + "".join(f" {n}={quoteattr(v, {chr(13): '&#13;'})}" for n, v in zip(HEADER, row, strict=True) if v)
-        + "/>\r\n"
-        for row in rows
-    )
-    return f"<Document>{body}</Document>"
+from .sample import HEADER, ROWS, SCHEMA, assert_typed, xml_attributes, xml_elements
 
 
 def read_file(tmp_path: Path, data: bytes, fmt: str, *, fields: tuple[str, ...] = tuple(HEADER), **kw):
@@ -57,20 +34,20 @@ def read_file(tmp_path: Path, data: bytes, fmt: str, *, fields: tuple[str, ...] 
 def test_xml_element(tmp_path: Path, encoding: str) -> None:
     declaration = f'<?xml version="1.0" encoding="{encoding.removesuffix("-sig")}"?>\r\n'
     data = (declaration + xml_elements(ROWS)).encode(encoding)
-    check_typed(read_file(tmp_path, data, "XML-Element", batch_rows=2))
+    assert_typed(read_file(tmp_path, data, "XML-Element", batch_rows=2))
 
 
 def test_xml_attribute_without_manifest_fields(tmp_path: Path) -> None:
     """Columns come from the first record when the manifest has no EntityMapList; absent = empty."""
     first = ROWS[0]
     data = xml_attributes([first, *ROWS[1:]]).encode("utf-8")
-    check_typed(read_file(tmp_path, data, "XML-Attribute", fields=()))
+    assert_typed(read_file(tmp_path, data, "XML-Attribute", fields=()))
 
 
 def test_xml_record_names_and_field_case_are_tolerated(tmp_path: Path) -> None:
     text = xml_elements(ROWS, record="CustCustomerV3Entity").replace("<ACCOUNT>", "<Account>")
     text = text.replace("</ACCOUNT>", "</Account>")
-    check_typed(read_file(tmp_path, text.encode("utf-8"), "XML-Element"))
+    assert_typed(read_file(tmp_path, text.encode("utf-8"), "XML-Element"))
 
 
 def test_xml_bad_value_names_record(tmp_path: Path) -> None:
@@ -128,7 +105,7 @@ def _delimited(rows: list[list[str]], delimiter: str) -> str:
 def test_named_delimited_formats(tmp_path: Path, fmt: str, delimiter: str, encoding: str) -> None:
     bom = codecs.BOM_UTF16_LE if encoding == "utf-16-le" else b""
     data = bom + _delimited([HEADER, *ROWS], delimiter).encode(encoding)
-    check_typed(read_file(tmp_path, data, fmt))
+    assert_typed(read_file(tmp_path, data, fmt))
 
 
 def test_format_table_is_data_and_can_be_overridden(tmp_path: Path) -> None:
@@ -194,7 +171,7 @@ def test_drift_only_added_columns(tmp_path: Path) -> None:
             package.read_entity("Customers V3", schema=SCHEMA)
         frame = package.read_entity("Customers V3", schema=SCHEMA, extra_columns="keep")
         assert package.open_entity("Customers V3", schema=SCHEMA).drift == ColumnDrift(added=("EXTRA",))
-    check_typed(frame.drop("EXTRA"))
+    assert_typed(frame.drop("EXTRA"))
     assert frame.get_column("EXTRA").to_list() == ["x"] * 3
 
 

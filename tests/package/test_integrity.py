@@ -24,8 +24,7 @@ from .builders import (
     wrong_crc,
     xlsx,
 )
-from .test_formats import xml_elements
-from .test_reader import HEADER, ROWS, SCHEMA
+from .sample import HEADER, ROWS, SCHEMA, xml_elements
 
 NUMBERED = EntitySchema.of([("N", "integer"), ("S", "string")])
 

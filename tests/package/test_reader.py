@@ -18,34 +18,7 @@ from d365_assets.package import (
 from d365_assets.schema import EntitySchema
 
 from .builders import EntityFile, csv_text, make_package, unicode_csv, utf8_csv
-
-HEADER = ["ACCOUNT", "NAME", "AMOUNT", "ONHOLD", "LINE", "SHIPDATE", "CREATED", "STATUS"]
-SCHEMA = EntitySchema.of(
-    [
-        ("ACCOUNT", "string"),
-        ("NAME", "string"),
-        ("AMOUNT", "decimal"),
-        ("ONHOLD", "noyes"),
-        ("LINE", "integer"),
-        ("SHIPDATE", "date"),
-        ("CREATED", "datetime"),
-        ("STATUS", "enum"),
-    ]
-)
-ROWS = [
-    [
-        "011000",
-        'Forest Wholesales, Inc. "FW"',
-        "1250.500000",
-        "Yes",
-        "1",
-        "2026-03-01",
-        "2026-03-01T14:05:00",
-        "Open",
-    ],
-    ["000042", "Ünïcødé 北京 line\r\nbreak", "0.100000", "No", "-2", "1900-01-01", "1900-01-01T00:00:00", ""],
-    ["US-003", "", "12345678901234567890.123456", "", "", "", "", "Closed"],
-]
+from .sample import HEADER, ROWS, SCHEMA, assert_typed
 
 
 def read(
@@ -56,44 +29,18 @@ def read(
         return package.read_entity("Customers V3", schema=schema)
 
 
-def check_typed(frame: pl.DataFrame) -> None:
-    assert frame.columns == SCHEMA.names
-    assert frame.schema == {
-        "ACCOUNT": pl.String,
-        "NAME": pl.String,
-        "AMOUNT": pl.Decimal(32, 6),
-        "ONHOLD": pl.Boolean,
-        "LINE": pl.Int64,
-        "SHIPDATE": pl.Date,
-        "CREATED": pl.Datetime("us"),
-        "STATUS": pl.String,
-    }
-    assert frame["ACCOUNT"].to_list() == ["011000", "000042", "US-003"]
-    assert frame["NAME"].to_list() == ['Forest Wholesales, Inc. "FW"', "Ünïcødé 北京 line\r\nbreak", ""]
-    assert frame["AMOUNT"].to_list() == [
-        Decimal("1250.500000"),
-        Decimal("0.100000"),
-        Decimal("12345678901234567890.123456"),
-    ]
-    assert frame["ONHOLD"].to_list() == [True, False, None]
-    assert frame["LINE"].to_list() == [1, -2, None]
-    assert frame["SHIPDATE"].to_list() == [dt.date(2026, 3, 1), None, None]
-    assert frame["CREATED"].to_list() == [dt.datetime(2026, 3, 1, 14, 5), None, None]
-    assert frame["STATUS"].to_list() == ["Open", "", "Closed"]
-
-
 def test_csv_unicode(tmp_path: Path) -> None:
-    check_typed(read(tmp_path, unicode_csv([HEADER, *ROWS])))
+    assert_typed(read(tmp_path, unicode_csv([HEADER, *ROWS])))
 
 
 @pytest.mark.parametrize("bom", [True, False])
 def test_csv_utf8(tmp_path: Path, bom: bool) -> None:
-    check_typed(read(tmp_path, utf8_csv([HEADER, *ROWS], bom=bom), fmt="CSV"))
+    assert_typed(read(tmp_path, utf8_csv([HEADER, *ROWS], bom=bom), fmt="CSV"))
 
 
 def test_csv_unicode_without_bom_and_big_endian_bom(tmp_path: Path) -> None:
-    check_typed(read(tmp_path, csv_text([HEADER, *ROWS]).encode("utf-16-le")))
-    check_typed(read(tmp_path, b"\xfe\xff" + csv_text([HEADER, *ROWS]).encode("utf-16-be")))
+    assert_typed(read(tmp_path, csv_text([HEADER, *ROWS]).encode("utf-16-le")))
+    assert_typed(read(tmp_path, b"\xfe\xff" + csv_text([HEADER, *ROWS]).encode("utf-16-be")))
 
 
 def test_semicolon_format_can_be_registered(tmp_path: Path) -> None:
@@ -107,7 +54,7 @@ def test_semicolon_format_can_be_registered(tmp_path: Path) -> None:
         fmt="SEMICOLON-Unicode",
         formats={"SEMICOLON-Unicode": FileFormat.delimited(";", "utf-16-le")},
     )
-    check_typed(frame)
+    assert_typed(frame)
 
 
 def test_unknown_format_names_the_fix(tmp_path: Path) -> None:
@@ -118,7 +65,7 @@ def test_unknown_format_names_the_fix(tmp_path: Path) -> None:
 def test_columns_in_schema_order_and_case_insensitive(tmp_path: Path) -> None:
     header = [h.lower() for h in reversed(HEADER)]
     rows = [list(reversed(r)) for r in ROWS]
-    check_typed(read(tmp_path, unicode_csv([header, *rows])))
+    assert_typed(read(tmp_path, unicode_csv([header, *rows])))
 
 
 def test_exact_decimals(tmp_path: Path) -> None:
