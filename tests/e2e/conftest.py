@@ -52,6 +52,8 @@ class DagsterDev:
     emulator_state_dir: Path
     log_path: Path
     process: subprocess.Popen[bytes]
+    environment: dict[str, str] = field(default_factory=dict)
+    """Its environment (``DAGSTER_HOME``, ``D365_*``): a process given it works on the same data."""
     artifacts: list[Path] = field(default_factory=list)
     """Extra files a test wants kept on failure (screenshots)."""
 
@@ -157,11 +159,16 @@ def _wait_until_loaded(server: DagsterDev) -> None:
 
 
 @contextlib.contextmanager
-def run_dagster_dev(tmp_path: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[DagsterDev]:
-    """Start `dagster dev -w workspace.yaml` from the repository root; yield once the location is loaded."""
+def run_dagster_dev(
+    tmp_path: Path, extra_env: Mapping[str, str] | None = None, *, dagster_yaml: Path = ROOT / "dagster.yaml"
+) -> Iterator[DagsterDev]:
+    """Start `dagster dev -w workspace.yaml` from the repository root; yield once the location is loaded.
+
+    The instance is ``dagster_yaml`` (the repository's by default) in a fresh ``DAGSTER_HOME``.
+    """
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(dagster_yaml, home / "dagster.yaml")
     state_dir, database = prepare_emulator(tmp_path), warehouse_path(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("D365_")}
     env.update(
@@ -203,6 +210,7 @@ def run_dagster_dev(tmp_path: Path, extra_env: Mapping[str, str] | None = None) 
         emulator_state_dir=state_dir,
         log_path=log_path,
         process=process,
+        environment=env,
     )
     try:
         _wait_until_loaded(server)
@@ -249,8 +257,8 @@ def dagster_dev_factory(
     stack = contextlib.ExitStack()
     servers: list[DagsterDev] = []
 
-    def start(extra_env: Mapping[str, str] | None = None) -> DagsterDev:
-        server = stack.enter_context(run_dagster_dev(tmp_path, extra_env))
+    def start(extra_env: Mapping[str, str] | None = None, **options: Any) -> DagsterDev:
+        server = stack.enter_context(run_dagster_dev(tmp_path, extra_env, **options))
         servers.append(server)
         return server
 
