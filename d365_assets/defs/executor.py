@@ -2,11 +2,10 @@
 
 Steps run in processes forked by the multiprocess executor's forkserver. The forkserver imports
 Dagster and the code location once (``preload_modules``), so a step starts in a fraction of a second
-instead of importing everything again, and it first imports :mod:`d365_assets.defs.step_forkserver`,
-which ties every step process to the forkserver's life. The forkserver exits when the run process
-that started it ends, so when a run process dies (``d365-assets demo`` killed, a run worker killed for
-lack of memory), its steps die with it instead of exporting and loading on for a run that is then
-marked failed.
+instead of importing everything again. It first imports :mod:`d365_assets.defs.step_forkserver`, which
+ties the forkserver to the run process and every step to the forkserver: when a run process dies
+(``d365-assets demo`` killed, a run worker killed for lack of memory), its steps die with it instead of
+exporting and loading on for a run that is then marked failed.
 """
 
 from __future__ import annotations
