@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 import yaml
@@ -18,7 +20,8 @@ from d365_assets.defs.runs import (
     code_location,
     create_run,
 )
-from tests.e2e.conftest import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_workspace_serves_the_location_the_cli_runs_name() -> None:
