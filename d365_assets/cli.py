@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 
@@ -20,10 +22,11 @@ from d365_assets.schema import COMPANY_COLUMN
 from d365_assets.settings import Settings
 from d365_assets.warehouse import Warehouse, WarehouseError
 
-if TYPE_CHECKING:
-    import dagster as dg
+__all__ = ["LAUNCHED_BY_TAG", "main"]
 
-__all__ = ["main"]
+LAUNCHED_BY_TAG = "d365/launched_by"
+STEP_LOG = "d365-assets-demo.log"
+"""File in the instance's ``logs/`` folder that receives the step processes' own output."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,14 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
     """Run the main job once per company (shared entities in the first run); returns the failed companies.
 
-    Each run carries this process as its owner, so a later start can tell a run whose process was
-    killed, mark it failed and free its pool slots (see :mod:`d365_assets.defs.instance`).
+    Each run is an ordinary run of the ``d365_assets`` code location (:mod:`d365_assets.defs.runs`),
+    executed here with its entity steps in parallel. It carries this process as its owner, so a later
+    start can tell a run whose process was killed, mark it failed and free its pool slots (see
+    :mod:`d365_assets.defs.instance`).
     """
     import dagster as dg
 
-    from d365_assets.definitions import build_definitions
     from d365_assets.defs.automation import MAIN_JOB
     from d365_assets.defs.instance import InstanceSetupError, open_instance, owner_tags
+    from d365_assets.defs.runs import code_location, create_run, execute
     from d365_assets.defs.translator import ASSET_KEY_PREFIX
 
     try:
@@ -65,40 +70,56 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
     print(f"Exporting {len(catalog.entities)} entities for {', '.join(catalog.companies)} from {backend}")
     for run in abandoned:
         print(f"  {run.describe()}")
-    job = build_definitions(settings).resolve_job_def(MAIN_JOB)
     partitioned = [
         dg.AssetKey([ASSET_KEY_PREFIX, e.table_name])
         for e in catalog.entities
         if e.company_specific and e.companies == catalog.companies
     ]
-    tags = {"d365/launched_by": "d365-assets demo", **owner_tags()}
+    tags = {LAUNCHED_BY_TAG: "d365-assets demo", **owner_tags()}
     failed = []
-    with instance:
+    step_log = Path(instance.root_directory) / "logs" / STEP_LOG
+    with instance, code_location(instance) as location:
         for index, company in enumerate(catalog.companies):
             started = time.perf_counter()
-            result = job.execute_in_process(
-                instance=instance,
+            run = create_run(
+                instance,
+                location,
+                job_name=MAIN_JOB,
                 partition_key=company,
                 asset_selection=None if index == 0 else partitioned,
-                raise_on_error=False,
                 tags=tags,
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
-            status = "succeeded" if result.success else "FAILED"
-            print(
-                f"  run {result.run_id[:8]} for {company}: {status} in {time.perf_counter() - started:.1f} s"
-            )
-            if not result.success:
+            with _stderr_into(step_log):
+                outcome = execute(instance, run)
+            status = "succeeded" if outcome.success else "FAILED"
+            print(f"  run {run.run_id[:8]} for {company}: {status} in {time.perf_counter() - started:.1f} s")
+            if not outcome.success:
                 failed.append(company)
-                _print_step_failures(result)
+                for step, message in outcome.step_failures:
+                    print(f"    {step}: {message}")
+    if failed:
+        print(f"  Run logs: the UI (make dev, then Runs); the step processes' own output: {step_log}")
     return failed
 
 
-def _print_step_failures(result: dg.ExecuteInProcessResult) -> None:
-    """The message of every failed step of an in-process run."""
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data:
-            print(f"    {event.step_key}: {event.step_failure_data.error.message.strip()}")
+@contextmanager
+def _stderr_into(path: Path) -> Iterator[None]:
+    """Send standard error (this process's, and that of the step processes it starts) to ``path``.
+
+    Each step process announces itself on standard error; the terminal shows the summary instead.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with path.open("ab") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def print_summary(settings: Settings, catalog: Catalog) -> None:

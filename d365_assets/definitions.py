@@ -6,6 +6,7 @@ import dagster as dg
 
 from d365_assets.catalog import load_catalog
 from d365_assets.defs import build_d365_assets, build_jobs, build_schedules, resources_from_settings
+from d365_assets.defs.executor import step_executor
 from d365_assets.defs.freshness import build_freshness_checks
 from d365_assets.defs.instance import build_abandoned_runs_sensor
 from d365_assets.settings import Settings
@@ -13,9 +14,8 @@ from d365_assets.settings import Settings
 __all__ = ["MAX_CONCURRENT_STEPS", "build_definitions", "defs"]
 
 MAX_CONCURRENT_STEPS = 4
-"""Entity steps one run executes at once (each waits on its own F&O export); change it in the launchpad
-under execution.config.multiprocess.max_concurrent. Across runs, the `d365_export` pool (dagster.yaml)
-bounds the exports."""
+"""Entity steps one run executes at once (each waits on its own F&O export), each in its own process
+(:mod:`d365_assets.defs.executor`). Across runs, the `d365_export` pool (dagster.yaml) bounds the exports."""
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -31,7 +31,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=build_schedules(catalog),
         sensors=[freshness_sensor, build_abandoned_runs_sensor()],
         resources=resources_from_settings(settings),
-        executor=dg.multiprocess_executor.configured({"max_concurrent": MAX_CONCURRENT_STEPS}),
+        executor=step_executor(max_concurrent=MAX_CONCURRENT_STEPS),
     )
 
 

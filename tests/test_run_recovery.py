@@ -113,6 +113,10 @@ def test_a_killed_run_is_failed_and_its_pool_slot_freed(
         foreign = instance.create_run_for_job(quick_job, tags=elsewhere)
         dead_owner = {k: v for k, v in run.tags.items() if k.startswith("d365/owner_")}
         never_started = instance.create_run_for_job(quick_job, tags=dead_owner)  # killed before it began
+        # Re-execute in the UI copies the parent's tags, owner included, into a run launched elsewhere.
+        reexecution = instance.create_run_for_job(
+            quick_job, tags=dead_owner, parent_run_id=run.run_id, root_run_id=run.run_id
+        )
 
     instance, abandoned = open_instance()
     with instance:
@@ -128,7 +132,7 @@ def test_a_killed_run_is_failed_and_its_pool_slot_freed(
         why = [r.event_log_entry.message for r in instance.get_records_for_run(run.run_id).records]
         assert any(f"pid {pid} on {socket.gethostname()}" in m and EXPORT_POOL in m for m in why), why[-3:]
         assert pool_claims(instance) == (set(), set())
-        for untouched in (live, foreign):
+        for untouched in (live, foreign, reexecution):
             assert instance.get_run_by_id(untouched.run_id).status is dg.DagsterRunStatus.NOT_STARTED
 
         result = quick_job.execute_in_process(instance=instance, tags=owner_tags())

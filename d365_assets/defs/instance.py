@@ -8,7 +8,9 @@ Two guards:
 - A run executed in process has no run worker for Dagster to watch: when the process is killed, the
   run stays STARTED and keeps the pool slots its steps claimed, and every later run waits on them.
   Such runs carry their owner (host, PID, process start) as tags; at the next start, a run whose
-  owner is gone is marked failed, with an event saying why, and its pool slots are freed.
+  owner is gone is marked failed, with an event saying why, and its pool slots are freed. A
+  re-execution of such a run (Re-execute in the UI) inherits those tags but runs elsewhere: a run
+  with a parent run is never judged by them.
 
 Runs launched by the daemon or the UI are watched by Dagster itself (``run_monitoring`` in
 dagster.yaml).
@@ -159,6 +161,8 @@ def _recover(instance: dg.DagsterInstance) -> list[AbandonedRun]:
         runs.update({r.run_id: r for r in ended})
     abandoned = []
     for run in runs.values():
+        if run.parent_run_id is not None:
+            continue  # a re-execution (from the UI, a retry) inherits its parent's tags, not its process
         owner = owner_from_tags(run.tags)
         if owner is not None and owner.liveness() is Liveness.GONE:
             abandoned.append(_release(instance, run, owner, tuple(slots.get(run.run_id, ()))))

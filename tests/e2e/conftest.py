@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,8 +58,8 @@ def dagster_dev_factory(
     stack = contextlib.ExitStack()
     servers: list[DagsterDev] = []
 
-    def start(extra_env: Mapping[str, str] | None = None) -> DagsterDev:
-        server = stack.enter_context(run_dagster_dev(tmp_path, extra_env))
+    def start(extra_env: Mapping[str, str] | None = None, **options: Any) -> DagsterDev:
+        server = stack.enter_context(run_dagster_dev(tmp_path, extra_env, **options))
         servers.append(server)
         return server
 

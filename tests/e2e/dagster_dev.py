@@ -49,6 +49,8 @@ class DagsterDev:
     emulator_state_dir: Path
     log_path: Path
     process: subprocess.Popen[bytes]
+    environment: dict[str, str] = field(default_factory=dict)
+    """Its environment (``DAGSTER_HOME``, ``D365_*``): a process given it works on the same data."""
     artifacts: list[Path] = field(default_factory=list)
     """Extra files a test wants kept on failure (screenshots)."""
 
@@ -149,11 +151,13 @@ def _wait_until_loaded(server: DagsterDev) -> None:
 
 
 @contextlib.contextmanager
-def run_dagster_dev(tmp_path: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[DagsterDev]:
+def run_dagster_dev(
+    tmp_path: Path, extra_env: Mapping[str, str] | None = None, *, dagster_yaml: Path = ROOT / "dagster.yaml"
+) -> Iterator[DagsterDev]:
     """Start `dagster dev -w workspace.yaml` from the repository root; yield once the location is loaded."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(dagster_yaml, home / "dagster.yaml")
     variables = embedded_variables(prepare_emulator(tmp_path), tmp_path)
     env = process_environment(variables, DAGSTER_HOME=str(home), PYTHONUNBUFFERED="1", **(extra_env or {}))
     port = free_port()
@@ -187,6 +191,7 @@ def run_dagster_dev(tmp_path: Path, extra_env: Mapping[str, str] | None = None) 
         emulator_state_dir=Path(variables["D365_EMULATOR_STATE_DIR"]),
         log_path=log_path,
         process=process,
+        environment=env,
     )
     try:
         _wait_until_loaded(server)

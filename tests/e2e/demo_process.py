@@ -6,12 +6,14 @@ the package folder alone, when a demo waits on an accepted export and when it lo
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from d365_assets.emulator import Emulator
+from d365_assets.process_owner import ProcessOwner, process_start
 from tests.support.environment import process_environment, real_environment_variables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +88,22 @@ class SpoolWatch:
 
     def _notes(self) -> list[Path]:
         return list(self.packages.glob("*/*/*/*.json")) if self.packages.exists() else []
+
+
+def descendants(pid: int) -> list[ProcessOwner]:
+    """Every process below ``pid`` (its step processes and their forkserver), from ``/proc`` (Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        started = process_start(child)
+        if started is not None:
+            found.append(ProcessOwner(host=socket.gethostname(), pid=child, started=started))
+        todo.extend(children.get(child, []))
+    return found

@@ -26,7 +26,9 @@ from d365_assets.catalog import Catalog
 from d365_assets.defs.assets import EXPORT_POOL
 from d365_assets.defs.instance import OWNER_PID_TAG
 from d365_assets.emulator import Emulator, EmulatorConfig
-from tests.e2e.demo_process import DemoSetup, SpoolWatch
+from d365_assets.process_owner import Liveness, ProcessOwner
+from tests.e2e.demo_process import DemoSetup, SpoolWatch, descendants
+from tests.owned_runs import wait_for
 from tests.support.catalog import catalog_of
 from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS
 from tests.support.tables import checksum, source_rows, table_rows
@@ -45,6 +47,8 @@ KILL_TIMEOUT = 60.0
 FINAL_TIMEOUT = 120.0
 """Seconds the demo after the kills may take (about 30 s when nothing blocks it)."""
 BLOCKED = "blocked by limit for pool"
+STEPS_END = 15.0
+"""Seconds the step processes of a killed demo may outlive it (they are killed with it)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,15 @@ def kill_plan(rng: random.Random) -> list[tuple[str, int]]:
     return list(zip(phases, occurrences, strict=True))
 
 
+def assert_processes_end(processes: list[ProcessOwner]) -> None:
+    """The killed demo's forkserver and step processes end with it: none exports or loads on."""
+
+    def alive() -> list[ProcessOwner]:
+        return [p for p in processes if p.liveness() is not Liveness.GONE]
+
+    wait_for(lambda: not alive(), "the killed demo's step processes ending", STEPS_END)
+
+
 def run_until_killed(setup: DemoSetup, log: Path, phase: str, occurrence: int) -> Kill:
     """Start a demo and SIGKILL it at the ``occurrence``-th new execution seen in ``phase``."""
     watch = SpoolWatch(setup.packages)
@@ -94,7 +107,10 @@ def run_until_killed(setup: DemoSetup, log: Path, phase: str, occurrence: int) -
             current = loading if phase == LOAD else watch.waiting() - stale - seen_loading
             hits.extend(sorted(current - set(hits)))
             if len(hits) >= occurrence:
+                below = descendants(process.pid)
                 process.send_signal(signal.SIGKILL)
+                process.wait()
+                assert_processes_end(below)
                 return Kill(phase, occurrence, hits[occurrence - 1], round(time.monotonic() - started, 1))
             time.sleep(0.01)
     finally:

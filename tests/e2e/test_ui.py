@@ -7,8 +7,8 @@ downloaded. Without them the test is skipped locally and fails when ``CI`` is se
 from __future__ import annotations
 
 import os
-import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +37,7 @@ CHROMIUM_FLAGS = [
 RUN_TIMEOUT_MS = 180_000
 """A run takes about 10 s on 2 idle cores (queue, run worker, export, load); allow for a busy machine."""
 
+_RUNS_QUERY = "{ runsOrError(limit: 100) { ... on Runs { results { id } } } }"
 _RUN_STATUS_QUERY = """
 query ($runId: ID!) { runOrError(runId: $runId) { __typename ... on Run {
     status tags { key value } assetSelection { path } } } }
@@ -95,15 +96,23 @@ def page(chromium: str, dagster_dev: DagsterDev, tmp_path: Path) -> Iterator[Pag
                 context.close()
 
 
-def _launch_and_watch(page: Page, server: DagsterDev) -> str:
-    """Follow the launch toast to the run page, wait until it shows Success; return the run id."""
+def _run_ids(server: DagsterDev) -> set[str]:
+    """The ids of the instance's runs, as the runs list shows them."""
+    return {r["id"] for r in server.graphql(_RUNS_QUERY)["runsOrError"]["results"]}
+
+
+def _watch_new_run(page: Page, server: DagsterDev, before: set[str]) -> str:
+    """Find the run launched since ``before`` (not the launch toast, which vanishes), open its page and
+    wait until it shows Success; return the run id."""
     from playwright.sync_api import expect
 
-    toast = page.get_by_text(re.compile(r"^Launched run [0-9a-f]{8}"))
-    expect(toast).to_be_visible()
-    page.get_by_role("link", name="View").or_(page.get_by_role("button", name="View")).first.click()
-    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"))
-    run_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while not (new := _run_ids(server) - before):
+        assert time.monotonic() < deadline, f"no run was launched:\n{server.log_tail()}"
+        time.sleep(0.5)
+    assert len(new) == 1, f"one click launched {len(new)} runs: {new}"
+    run_id = new.pop()
+    page.goto(f"{server.base_url}/runs/{run_id}")
     outcome = page.get_by_text("Success", exact=True).or_(page.get_by_text("Failure", exact=True)).first
     expect(outcome).to_be_visible(timeout=RUN_TIMEOUT_MS)
     run = server.graphql(_RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]
@@ -129,13 +138,15 @@ def test_materialize_from_the_ui(page: Page, dagster_dev: DagsterDev) -> None:
     page.locator("[data-state=open]").last.get_by_text("USMF", exact=True).first.click()
     dialog.get_by_text("Launch runs to materialize").click()  # close the partition picker
     expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+    before = _run_ids(dagster_dev)
     dialog.get_by_role("button", name="Launch 1 run").click()
-    customers_run = _launch_and_watch(page, dagster_dev)
+    customers_run = _watch_new_run(page, dagster_dev, before)
 
     # A shared entity: no partitions, so Materialize launches at once.
     page.goto(f"{base}/assets/d365/main_accounts")
+    before = _run_ids(dagster_dev)
     page.get_by_role("button", name="Materialize", exact=False).first.click()
-    accounts_run = _launch_and_watch(page, dagster_dev)
+    accounts_run = _watch_new_run(page, dagster_dev, before)
 
     tags = {
         t["key"]: t["value"]

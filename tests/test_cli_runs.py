@@ -1,0 +1,59 @@
+"""Runs of the command line as ordinary runs: created from the code location the workspace names.
+
+(The e2e test tests/e2e/test_demo_runs.py shows the UI treating them as its own.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from d365_assets.defs.automation import MAIN_JOB
+from d365_assets.defs.runs import (
+    DEFINITIONS_ATTRIBUTE,
+    DEFINITIONS_MODULE,
+    LOCATION_NAME,
+    REPOSITORY_NAME,
+    code_location,
+    create_run,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_workspace_serves_the_location_the_cli_runs_name() -> None:
+    """The UI matches a run to a loaded location by name: both must say the same."""
+    [entry] = yaml.safe_load((ROOT / "workspace.yaml").read_text(encoding="utf-8"))["load_from"]
+    module = entry["python_module"]
+    assert (module["location_name"], module["module_name"], module["attribute"]) == (
+        LOCATION_NAME,
+        DEFINITIONS_MODULE,
+        DEFINITIONS_ATTRIBUTE,
+    )
+
+
+def test_a_run_carries_origin_partition_and_tags() -> None:
+    with dg.instance_for_test() as instance, code_location(instance) as location:
+        run = create_run(instance, location, job_name=MAIN_JOB, partition_key="USMF", tags={"d365/x": "y"})
+        stored = instance.get_run_by_id(run.run_id)
+        assert stored is not None
+        assert stored.status is dg.DagsterRunStatus.NOT_STARTED
+        origin = stored.remote_job_origin
+        assert origin is not None
+        assert (origin.location_name, origin.repository_origin.repository_name) == (
+            LOCATION_NAME,
+            REPOSITORY_NAME,
+        )
+        assert stored.job_code_origin is not None
+        assert stored.tags["dagster/partition"] == "USMF"
+        assert stored.tags["d365/x"] == "y"
+
+
+def test_an_unknown_company_is_refused_before_a_run_exists() -> None:
+    with dg.instance_for_test() as instance, code_location(instance) as location:
+        with pytest.raises(ValueError, match=r"'XXXX' is not a partition of d365_refresh_all .*USMF"):
+            create_run(instance, location, job_name=MAIN_JOB, partition_key="XXXX")
+        assert instance.get_runs() == []
