@@ -24,7 +24,7 @@ from d365_assets.cli import LAUNCHED_BY_TAG
 from d365_assets.defs.instance import recover_abandoned_runs
 from d365_assets.defs.runs import LOCATION_NAME, REPOSITORY_NAME
 from tests.e2e.dagster_dev import ROOT, DagsterDev
-from tests.e2e.demo_process import write_catalog
+from tests.support.catalog import catalog_of
 
 pytestmark = pytest.mark.e2e
 
@@ -129,7 +129,7 @@ def step_intervals(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple
 def test_demo_runs_are_on_the_timeline_reexecute_cleanly_and_run_steps_in_parallel(
     tmp_path: Path, dagster_dev_factory: Callable[..., DagsterDev]
 ) -> None:
-    write_catalog(tmp_path / "catalog.yaml", ENTITIES)
+    catalog_of(tmp_path / "catalog.yaml", ENTITIES)
     server = dagster_dev_factory({"D365_CATALOG": str(tmp_path / "catalog.yaml")})
     began = time.time()
     demo = subprocess.run(
