@@ -14,6 +14,8 @@ from d365_assets.fo import D365Client, D365Error, ExportedPackage, ExportFailedE
 from d365_assets.package import (
     ColumnDrift,
     DataPackage,
+    EmptyEntityFileError,
+    EntityFile,
     PackageError,
     PackageIntegrityError,
     check_entity_file,
@@ -48,6 +50,8 @@ class RefreshOutcome:
     """After a full load: F&O's own count (OData ``$count``), or the error text when F&O did not tell."""
     drift: ColumnDrift = field(default_factory=ColumnDrift)
     """Columns the entity file has beyond the catalog's (added) and catalog columns it lacks (missing)."""
+    warnings: tuple[str, ...] = ()
+    """What this refresh met and dealt with: a delta without rows, a lost delta reloaded in full, ..."""
 
 
 def refresh_entity(
@@ -77,12 +81,11 @@ def refresh_entity(
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
     mode = mode or entity.refresh
     schema = entity.schema or _schema_from_metadata(client, entity)
-    who = company or "shared"
     with spool.slot(entity.table_name, company, timeout=wait_for_other_refresh) as slot:
         run = _Refresh(entity, schema, company, client, warehouse, slot, guard or LoadGuard())
         replayed = run.replay_pending(discard=discard_held)
         if slot.reconcile_reason and mode is RefreshMode.DELTA:
-            logger.warning("%s %s: reloading in full: %s", entity.name, who, slot.reconcile_reason)
+            run.warn(f"reloading in full: {slot.reconcile_reason}")
             mode = RefreshMode.FULL  # only a full export makes the table whole again
         execution_id = client.export_to_package(
             data_project=_project(entity, mode), legal_entity=company or entity.companies[0]
@@ -94,7 +97,7 @@ def refresh_entity(
         seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
     logger.info(
         "%s %s: %d package rows, %d inserted, %d updated, %d deleted (execution %s)",
-        entity.name, who, package_rows, load.rows_inserted, load.rows_updated,
+        entity.name, run.who, package_rows, load.rows_inserted, load.rows_updated,
         load.rows_deleted, package.execution_id,
     )  # fmt: skip
     return RefreshOutcome(
@@ -109,6 +112,7 @@ def refresh_entity(
         fo_row_count=_fo_row_count(client, entity, company) if mode is RefreshMode.FULL else None,
         replayed=tuple(replayed),
         drift=drift,
+        warnings=tuple(run.warnings),
     )
 
 
@@ -123,10 +127,16 @@ class _Refresh:
     warehouse: Warehouse
     slot: SpoolSlot
     guard: LoadGuard
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def who(self) -> str:
         return self.company or "shared"
+
+    def warn(self, text: str) -> None:
+        """Log a warning about this refresh and keep it for its outcome."""
+        logger.warning("%s %s: %s", self.entity.name, self.who, text)
+        self.warnings.append(text)
 
     def replay_pending(self, *, discard: bool) -> list[LoadResult]:
         """Load (or, with ``discard``, set aside) what earlier refreshes left; returns the loads."""
@@ -184,7 +194,7 @@ class _Refresh:
                 self.entity.name, self.who, pending.execution_id, aside, exc,
             )  # fmt: skip
             return None
-        except RemovalHeldError:
+        except (RemovalHeldError, EmptyEntityFileError):
             raise  # held back, not broken: the caller may accept it or discard it
         except (PackageError, LoadError) as exc:
             raise SpoolError(
@@ -204,21 +214,15 @@ class _Refresh:
     def _load(self, package: SpooledExport) -> tuple[LoadResult, int, ColumnDrift]:
         """Load one spooled package; returns the load, the rows the entity file held, and its column drift.
 
-        The entity file must be whole (a header, the key columns, the entity's columns); a delta's
-        file without a header row carries no changes. Columns F&O started sending are loaded as text
-        (and added to the table); catalog columns F&O stopped sending stay in the table, NULL from then on.
+        The entity file must be whole (see :meth:`_check_file`). Columns F&O started sending are
+        loaded as text (and added to the table); catalog columns F&O stopped sending stay in the
+        table, NULL from then on.
         """
         entity = self.entity
         counter = _RowCounter()
         with DataPackage.open(package.path) as data_package:
             file = data_package.open_entity(entity.label, schema=self.schema)
-            if not file.header and package.mode is RefreshMode.DELTA:
-                logger.warning(
-                    "%s %s: the delta of execution %s has an empty entity file (no header row): no changes",
-                    entity.name, self.who, package.execution_id,
-                )  # fmt: skip
-            else:
-                check_entity_file(file, natural_key=entity.natural_key, declared=entity.schema is not None)
+            self._check_file(file, package)
             load = self.warehouse.load(
                 LoadRequest(
                     entity=entity.name,
@@ -233,12 +237,31 @@ class _Refresh:
                     guard=self.guard,
                 )
             )
+        if package.mode is RefreshMode.DELTA and counter.rows == 0:
+            self.warn(f"the delta of execution {package.execution_id} has {_no_rows(file)}: no changes")
         if file.drift:
             logger.warning(
                 "%s %s: F&O sent new columns %s and no longer sends %s; add or remove them in the catalog",
                 entity.name, self.who, list(file.drift.added), list(file.drift.missing),
             )  # fmt: skip
         return load, counter.rows, file.drift
+
+    def _check_file(self, file: EntityFile, package: SpooledExport) -> None:
+        """Refuse an entity file that is not whole (a header, the key columns, the entity's columns).
+
+        A file with no rows at all (zero bytes, no header row, or none in the package) carries no
+        changes in a delta; as a full load it would empty the company, so it is refused with
+        :class:`EmptyEntityFileError` unless the guard accepts this load (an entity empty on purpose).
+        """
+        if file.header or (package.mode is RefreshMode.FULL and not self.guard.accept_removal):
+            check_entity_file(
+                file, natural_key=self.entity.natural_key, declared=self.entity.schema is not None
+            )
+        elif package.mode is RefreshMode.FULL:
+            self.warn(
+                f"the full export of execution {package.execution_id} has {_no_rows(file)}; loaded as no "
+                f"rows, as accepted: the table holds none of this company's rows now"
+            )
 
 
 def _project(entity: EntityConfig, mode: RefreshMode) -> str:
@@ -263,6 +286,13 @@ def _schema_from_metadata(client: D365Client, entity: EntityConfig) -> EntitySch
             f"({', '.join(schema.names)}); fix natural_key in the catalog"
         )
     return schema
+
+
+def _no_rows(file: EntityFile) -> str:
+    """How an entity file without rows came: no file, an empty file, or a header row only."""
+    if not file.in_package:
+        return "no entity file in the package"
+    return "a header row only" if file.header else "an empty entity file (zero bytes, no header row)"
 
 
 def _summary_url(client: D365Client, execution_id: str) -> str | None:

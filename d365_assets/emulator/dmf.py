@@ -274,12 +274,15 @@ class DmfService:
             source_format=project.source_format,
             incremental=project.refresh == "incremental",
             layout=self.config.layout(entity),
+            empty_form=self.config.empty_export,
         )
         assert spec.layout is not None
         raw = spec.layout.apply(
             self.dataset.raw_rows(
                 entity, record.company, round_=record.snapshot_round, since=record.since_round
             )
+            if record.project not in self.config.empty_projects
+            else iter(())
         )
         render = row_renderer(spec.layout.column_types, date_style=project.date_style)
         assert record.blob_name is not None
