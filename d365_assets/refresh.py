@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from d365_assets.catalog import CatalogError, EntityConfig
-from d365_assets.fo import D365Client, D365Error, ExportedPackage, ExportFailedError, PackageDownloadError
+from d365_assets.fo import (
+    ApiError,
+    D365Client,
+    D365Error,
+    ExportedPackage,
+    ExportFailedError,
+    ExportTimeoutError,
+    PackageDownloadError,
+)
 from d365_assets.package import (
     ColumnDrift,
     DataPackage,
@@ -72,11 +80,11 @@ def refresh_entity(
     that replaces the company's rows, so rows deleted in F&O go. The DuckDB file is opened only for
     the load, never while waiting on F&O. Every export is noted in ``spool`` as soon as F&O accepts
     it; one that an earlier refresh did not finish loading is completed and loaded first (or, with
-    ``discard_held``, set aside unloaded). A delta that can no longer be completed (its package
-    expired or is damaged, or it was discarded) turns this refresh, and every one after it until a
-    full load commits, into a reconcile. Every load is checked whole before it commits; ``guard``
-    says how much of a company's rows a full load may remove.
-    """
+    ``discard_held``, set aside unloaded). A delta that can no longer be completed (F&O cleaned up its
+    history or package, the package is damaged, or it was discarded) turns this refresh, and every
+    one after it until a full load commits, into a reconcile. Every load is checked whole before it
+    commits; ``guard`` says how much of a company's rows a full load may remove (and accepts a full
+    export without rows)."""
     if entity.company_specific and company is None:
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
     mode = mode or entity.refresh
@@ -173,17 +181,8 @@ class _Refresh:
 
     def _finish_pending(self, pending: SpooledExport) -> LoadResult | None:
         """Complete and load an export an earlier refresh left behind; None when nothing can be loaded."""
-        if not pending.downloaded:
-            try:
-                self.client.complete_export(execution_id=pending.execution_id, destination=pending.path)
-            except (ExportFailedError, PackageDownloadError) as exc:
-                if isinstance(exc, PackageDownloadError) and not exc.package_gone:
-                    raise  # worth another try next time: the note stays
-                logger.warning(
-                    "%s %s: the export %s left by an earlier refresh cannot be completed (%s)",
-                    self.entity.name, self.who, pending.execution_id, exc,
-                )  # fmt: skip
-                return None
+        if not pending.downloaded and not self._download_pending(pending):
+            return None
         try:
             result = self._load(pending)[0]
         except PackageIntegrityError as exc:
@@ -210,6 +209,56 @@ class _Refresh:
             self.entity.name, self.who, pending.execution_id,
         )  # fmt: skip
         return result
+
+    def _download_pending(self, pending: SpooledExport) -> bool:
+        """Download the package of an export an earlier refresh left; False when F&O no longer has it.
+
+        F&O deletes job history (after 7 days by default) and packages (after 7 days). An export it
+        answers 400 about (``not found``, past the grace, or any other client error), that ended
+        without a package, whose package URL stays empty after it finished, or whose blob is gone, is
+        gone. Anything passing (throttling, a 5xx, the network, an export still running) keeps the note.
+        """
+        try:
+            self._ask_fo_if_old(pending)
+            self.client.complete_export(execution_id=pending.execution_id, destination=pending.path)
+            return True
+        except ExportFailedError as exc:
+            reason: Exception = exc
+        except PackageDownloadError as exc:
+            if not exc.package_gone:
+                raise  # worth another try next time: the note stays
+            reason = exc
+        except ApiError as exc:
+            if exc.status_code != 400:
+                raise
+            reason = exc
+        except ExportTimeoutError as exc:
+            if not self._finished(pending.execution_id):
+                raise  # still running in F&O: the note stays
+            reason = exc
+        self.warn(
+            f"F&O can no longer give the export {pending.execution_id} that an earlier refresh left "
+            f"(its job history or package is deleted after 7 days by default): {reason}"
+        )
+        return False
+
+    def _ask_fo_if_old(self, pending: SpooledExport) -> None:
+        """For an export noted longer ago than the not-found grace, ask F&O once whether it knows it.
+
+        F&O answers 400 (:class:`ApiError`) about an execution its history clean-up deleted; asked at
+        once, a refresh does not wait out the grace that only a young execution needs.
+        """
+        if pending.age_seconds > self.client.polling.not_found_grace:
+            self.client.get_execution_status(pending.execution_id)
+
+    def _finished(self, execution_id: str) -> bool:
+        """Whether F&O is done with an execution (final, or unknown to it any more): no package will come."""
+        try:
+            return not self.client.get_execution_status(execution_id).is_pending
+        except ApiError as exc:
+            if exc.status_code == 400:
+                return True
+            raise
 
     def _load(self, package: SpooledExport) -> tuple[LoadResult, int, ColumnDrift]:
         """Load one spooled package; returns the load, the rows the entity file held, and its column drift.

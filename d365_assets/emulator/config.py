@@ -94,6 +94,13 @@ class EmulatorConfig:
     token_lifetime_seconds: int = 3599
     sas_lifetime_seconds: float = 3600.0
     retention_seconds: float = 7 * 24 * 3600.0
+    """Age at which an execution's package blob is deleted (the blob then answers 404 BlobNotFound)."""
+    expired_package_url: Literal["url", "empty", "error"] = "url"
+    """What GetExportedPackageUrl answers once the package is deleted: a signed URL (whose blob answers
+    404), ``""`` for ever, or an error (400). Which one F&O gives is not documented."""
+    history_retention_seconds: float = 7 * 24 * 3600.0
+    """Job history clean-up: an execution older than this is deleted, and every action then answers
+    for it as for an unknown id (400 "Execution details were not found")."""
     blob_content_md5: bool = True
     """Package blobs have a stored MD5, sent on downloads (``Content-MD5`` / ``x-ms-blob-content-md5``)."""
 
@@ -141,6 +148,10 @@ class EmulatorConfig:
                 raise ValueError(f"outcome for {project!r} must be one of {OUTCOMES}, not {outcome!r}")
         for entity in (*self.extra_columns, *self.dropped_columns):
             self.layout(find_entity(entity))  # raises for an unknown entity or a bad column
+        if self.expired_package_url not in ("url", "empty", "error"):
+            raise ValueError(
+                f"expired_package_url must be url, empty or error, not {self.expired_package_url!r}"
+            )
         if self.empty_export not in EMPTY_FORMS:
             raise ValueError(f"empty_export must be one of {EMPTY_FORMS}, not {self.empty_export!r}")
 
