@@ -11,9 +11,11 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from d365_assets.catalog import EntityConfig
+from d365_assets.definitions import build_definitions
 from d365_assets.emulator import DataProject, Emulator, EmulatorConfig
 from d365_assets.package import EmptyEntityFileError
 from d365_assets.refresh import RefreshOutcome, refresh_entity
@@ -21,8 +23,8 @@ from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool
 from d365_assets.warehouse import LoadGuard, RemovalHeldError, Warehouse
 from tests.hostile import table_state
-from tests.support.catalog import catalog_entity
-from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS, client_for
+from tests.support.catalog import catalog_entity, catalog_with
+from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS, client_for, embedded_settings
 from tests.support.tables import source_rows, table_rows
 
 LINES = catalog_entity("SalesOrderLinesV2")
@@ -122,3 +124,31 @@ def test_a_full_export_without_rows_is_refused_until_accepted(
 
     assert bench.refresh(VENDORS).package_rows > 0
     assert bench.rows(VENDORS) == bench.source(VENDORS), "the next real export brings every row back"
+
+
+@pytest.mark.parametrize("form", ["no_file"])
+def test_a_run_is_told_how_to_accept_an_empty_full_export(tmp_path: Path, emulator: Emulator) -> None:
+    catalog = catalog_with(tmp_path, "VendorsV2", data_project=FILTERED)
+    settings = embedded_settings(emulator, tmp_path, catalog=catalog)
+    defs = build_definitions(settings)
+    vendors = defs.get_assets_def(dg.AssetKey(["d365", "vendors_v2"]))
+
+    def materialize(**tags: str) -> dg.ExecuteInProcessResult:
+        with dg.instance_for_test() as instance:
+            return dg.materialize(
+                [vendors], resources=defs.resources, instance=instance, partition_key="USMF",
+                raise_on_error=False, tags=tags,
+            )  # fmt: skip
+
+    held = materialize()
+    assert not held.success
+    [failure] = [e.step_failure_data.error.message for e in held.all_events if e.is_step_failure]
+    assert "EmptyEntityFileError" in failure
+    assert "has no file for the entity" in failure
+    assert "d365/held_load=accept" in failure
+
+    accepted = materialize(**{"d365/held_load": "accept"})
+    assert accepted.success
+    metadata = accepted.asset_materializations_for_node("d365_vendors_v2")[0].metadata
+    assert metadata["dagster/partition_row_count"].value == 0
+    assert any("loaded as no rows, as accepted" in w for w in metadata["d365/refresh_warnings"].value)
