@@ -20,6 +20,7 @@ message carries a secret, a bearer token or a SAS signature.
     │   ├── PackageValueError            a value does not parse as its column's type
     │   ├── PackageIntegrityError        the zip's bytes are damaged: download or export again
     │   └── EntityFileError              the entity file is not whole (no header, no key, another entity's)
+    │       └── EmptyEntityFileError       no rows at all (zero bytes, no header, no file): held
     ├── WarehouseError                 d365_assets.warehouse: loading DuckDB (nothing was changed)
     │   ├── WarehouseLockedError         another process holds the DuckDB file or the writer lock
     │   ├── WarehouseFileError           the database file is corrupt, truncated, unwritable or full

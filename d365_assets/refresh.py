@@ -10,10 +10,20 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from d365_assets.catalog import CatalogError, EntityConfig
-from d365_assets.fo import D365Client, D365Error, ExportedPackage, ExportFailedError, PackageDownloadError
+from d365_assets.fo import (
+    ApiError,
+    D365Client,
+    D365Error,
+    ExportedPackage,
+    ExportFailedError,
+    ExportTimeoutError,
+    PackageDownloadError,
+)
 from d365_assets.package import (
     ColumnDrift,
     DataPackage,
+    EmptyEntityFileError,
+    EntityFile,
     PackageError,
     PackageIntegrityError,
     check_entity_file,
@@ -48,6 +58,8 @@ class RefreshOutcome:
     """After a full load: F&O's own count (OData ``$count``), or the error text when F&O did not tell."""
     drift: ColumnDrift = field(default_factory=ColumnDrift)
     """Columns the entity file has beyond the catalog's (added) and catalog columns it lacks (missing)."""
+    warnings: tuple[str, ...] = ()
+    """What this refresh met and dealt with: a delta without rows, a lost delta reloaded in full, ..."""
 
 
 def refresh_entity(
@@ -68,21 +80,20 @@ def refresh_entity(
     that replaces the company's rows, so rows deleted in F&O go. The DuckDB file is opened only for
     the load, never while waiting on F&O. Every export is noted in ``spool`` as soon as F&O accepts
     it; one that an earlier refresh did not finish loading is completed and loaded first (or, with
-    ``discard_held``, set aside unloaded). A delta that can no longer be completed (its package
-    expired or is damaged, or it was discarded) turns this refresh, and every one after it until a
-    full load commits, into a reconcile. Every load is checked whole before it commits; ``guard``
-    says how much of a company's rows a full load may remove.
-    """
+    ``discard_held``, set aside unloaded). A delta that can no longer be completed (F&O cleaned up its
+    history or package, the package is damaged, or it was discarded) turns this refresh, and every
+    one after it until a full load commits, into a reconcile. Every load is checked whole before it
+    commits; ``guard`` says how much of a company's rows a full load may remove (and accepts a full
+    export without rows)."""
     if entity.company_specific and company is None:
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
     mode = mode or entity.refresh
     schema = entity.schema or _schema_from_metadata(client, entity)
-    who = company or "shared"
     with spool.slot(entity.table_name, company, timeout=wait_for_other_refresh) as slot:
         run = _Refresh(entity, schema, company, client, warehouse, slot, guard or LoadGuard())
         replayed = run.replay_pending(discard=discard_held)
         if slot.reconcile_reason and mode is RefreshMode.DELTA:
-            logger.warning("%s %s: reloading in full: %s", entity.name, who, slot.reconcile_reason)
+            run.warn(f"reloading in full: {slot.reconcile_reason}")
             mode = RefreshMode.FULL  # only a full export makes the table whole again
         execution_id = client.export_to_package(
             data_project=_project(entity, mode), legal_entity=company or entity.companies[0]
@@ -94,7 +105,7 @@ def refresh_entity(
         seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
     logger.info(
         "%s %s: %d package rows, %d inserted, %d updated, %d deleted (execution %s)",
-        entity.name, who, package_rows, load.rows_inserted, load.rows_updated,
+        entity.name, run.who, package_rows, load.rows_inserted, load.rows_updated,
         load.rows_deleted, package.execution_id,
     )  # fmt: skip
     return RefreshOutcome(
@@ -109,6 +120,7 @@ def refresh_entity(
         fo_row_count=_fo_row_count(client, entity, company) if mode is RefreshMode.FULL else None,
         replayed=tuple(replayed),
         drift=drift,
+        warnings=tuple(run.warnings),
     )
 
 
@@ -123,10 +135,16 @@ class _Refresh:
     warehouse: Warehouse
     slot: SpoolSlot
     guard: LoadGuard
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def who(self) -> str:
         return self.company or "shared"
+
+    def warn(self, text: str) -> None:
+        """Log a warning about this refresh and keep it for its outcome."""
+        logger.warning("%s %s: %s", self.entity.name, self.who, text)
+        self.warnings.append(text)
 
     def replay_pending(self, *, discard: bool) -> list[LoadResult]:
         """Load (or, with ``discard``, set aside) what earlier refreshes left; returns the loads."""
@@ -163,17 +181,8 @@ class _Refresh:
 
     def _finish_pending(self, pending: SpooledExport) -> LoadResult | None:
         """Complete and load an export an earlier refresh left behind; None when nothing can be loaded."""
-        if not pending.downloaded:
-            try:
-                self.client.complete_export(execution_id=pending.execution_id, destination=pending.path)
-            except (ExportFailedError, PackageDownloadError) as exc:
-                if isinstance(exc, PackageDownloadError) and not exc.package_gone:
-                    raise  # worth another try next time: the note stays
-                logger.warning(
-                    "%s %s: the export %s left by an earlier refresh cannot be completed (%s)",
-                    self.entity.name, self.who, pending.execution_id, exc,
-                )  # fmt: skip
-                return None
+        if not pending.downloaded and not self._download_pending(pending):
+            return None
         try:
             result = self._load(pending)[0]
         except PackageIntegrityError as exc:
@@ -184,7 +193,7 @@ class _Refresh:
                 self.entity.name, self.who, pending.execution_id, aside, exc,
             )  # fmt: skip
             return None
-        except RemovalHeldError:
+        except (RemovalHeldError, EmptyEntityFileError):
             raise  # held back, not broken: the caller may accept it or discard it
         except (PackageError, LoadError) as exc:
             raise SpoolError(
@@ -201,24 +210,68 @@ class _Refresh:
         )  # fmt: skip
         return result
 
+    def _download_pending(self, pending: SpooledExport) -> bool:
+        """Download the package of an export an earlier refresh left; False when F&O no longer has it.
+
+        F&O deletes job history (after 7 days by default) and packages (after 7 days). An export it
+        answers 400 about (``not found``, past the grace, or any other client error), that ended
+        without a package, whose package URL stays empty after it finished, or whose blob is gone, is
+        gone. Anything passing (throttling, a 5xx, the network, an export still running) keeps the note.
+        """
+        try:
+            self._ask_fo_if_old(pending)
+            self.client.complete_export(execution_id=pending.execution_id, destination=pending.path)
+            return True
+        except ExportFailedError as exc:
+            reason: Exception = exc
+        except PackageDownloadError as exc:
+            if not exc.package_gone:
+                raise  # worth another try next time: the note stays
+            reason = exc
+        except ApiError as exc:
+            if exc.status_code != 400:
+                raise
+            reason = exc
+        except ExportTimeoutError as exc:
+            if not self._finished(pending.execution_id):
+                raise  # still running in F&O: the note stays
+            reason = exc
+        self.warn(
+            f"F&O can no longer give the export {pending.execution_id} that an earlier refresh left "
+            f"(its job history or package is deleted after 7 days by default): {reason}"
+        )
+        return False
+
+    def _ask_fo_if_old(self, pending: SpooledExport) -> None:
+        """For an export noted longer ago than the not-found grace, ask F&O once whether it knows it.
+
+        F&O answers 400 (:class:`ApiError`) about an execution its history clean-up deleted; asked at
+        once, a refresh does not wait out the grace that only a young execution needs.
+        """
+        if pending.age_seconds > self.client.polling.not_found_grace:
+            self.client.get_execution_status(pending.execution_id)
+
+    def _finished(self, execution_id: str) -> bool:
+        """Whether F&O is done with an execution (final, or unknown to it any more): no package will come."""
+        try:
+            return not self.client.get_execution_status(execution_id).is_pending
+        except ApiError as exc:
+            if exc.status_code == 400:
+                return True
+            raise
+
     def _load(self, package: SpooledExport) -> tuple[LoadResult, int, ColumnDrift]:
         """Load one spooled package; returns the load, the rows the entity file held, and its column drift.
 
-        The entity file must be whole (a header, the key columns, the entity's columns); a delta's
-        file without a header row carries no changes. Columns F&O started sending are loaded as text
-        (and added to the table); catalog columns F&O stopped sending stay in the table, NULL from then on.
+        The entity file must be whole (see :meth:`_check_file`). Columns F&O started sending are
+        loaded as text (and added to the table); catalog columns F&O stopped sending stay in the
+        table, NULL from then on.
         """
         entity = self.entity
         counter = _RowCounter()
         with DataPackage.open(package.path) as data_package:
             file = data_package.open_entity(entity.label, schema=self.schema)
-            if not file.header and package.mode is RefreshMode.DELTA:
-                logger.warning(
-                    "%s %s: the delta of execution %s has an empty entity file (no header row): no changes",
-                    entity.name, self.who, package.execution_id,
-                )  # fmt: skip
-            else:
-                check_entity_file(file, natural_key=entity.natural_key, declared=entity.schema is not None)
+            self._check_file(file, package)
             load = self.warehouse.load(
                 LoadRequest(
                     entity=entity.name,
@@ -233,12 +286,31 @@ class _Refresh:
                     guard=self.guard,
                 )
             )
+        if package.mode is RefreshMode.DELTA and counter.rows == 0:
+            self.warn(f"the delta of execution {package.execution_id} has {_no_rows(file)}: no changes")
         if file.drift:
             logger.warning(
                 "%s %s: F&O sent new columns %s and no longer sends %s; add or remove them in the catalog",
                 entity.name, self.who, list(file.drift.added), list(file.drift.missing),
             )  # fmt: skip
         return load, counter.rows, file.drift
+
+    def _check_file(self, file: EntityFile, package: SpooledExport) -> None:
+        """Refuse an entity file that is not whole (a header, the key columns, the entity's columns).
+
+        A file with no rows at all (zero bytes, no header row, or none in the package) carries no
+        changes in a delta; as a full load it would empty the company, so it is refused with
+        :class:`EmptyEntityFileError` unless the guard accepts this load (an entity empty on purpose).
+        """
+        if file.header or (package.mode is RefreshMode.FULL and not self.guard.accept_removal):
+            check_entity_file(
+                file, natural_key=self.entity.natural_key, declared=self.entity.schema is not None
+            )
+        elif package.mode is RefreshMode.FULL:
+            self.warn(
+                f"the full export of execution {package.execution_id} has {_no_rows(file)}; loaded as no "
+                f"rows, as accepted: the table holds none of this company's rows now"
+            )
 
 
 def _project(entity: EntityConfig, mode: RefreshMode) -> str:
@@ -263,6 +335,13 @@ def _schema_from_metadata(client: D365Client, entity: EntityConfig) -> EntitySch
             f"({', '.join(schema.names)}); fix natural_key in the catalog"
         )
     return schema
+
+
+def _no_rows(file: EntityFile) -> str:
+    """How an entity file without rows came: no file, an empty file, or a header row only."""
+    if not file.in_package:
+        return "no entity file in the package"
+    return "a header row only" if file.header else "an empty entity file (zero bytes, no header row)"
 
 
 def _summary_url(client: D365Client, execution_id: str) -> str | None:

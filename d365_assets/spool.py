@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +67,11 @@ class SpooledExport:
     def note(self) -> Path:
         """The JSON file that records the export."""
         return self.path.with_suffix(".json")
+
+    @property
+    def age_seconds(self) -> float:
+        """Seconds since the export was noted, that is since F&O accepted it."""
+        return max(0.0, time.time() - self.note.stat().st_mtime)
 
 
 class PackageSpool:

@@ -146,3 +146,31 @@ def test_certificate_credential_by_configuration(
     assert result.success
     accounts = CATALOG.entity("MainAccounts")
     assert table_rows(settings.duckdb_path, accounts, None) == source_rows(emulator, accounts, None)
+
+
+@pytest.mark.parametrize("certificate", [False, True], ids=["secret", "certificate"])
+def test_on_premises_sign_in_through_adfs(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch, certificate: bool
+) -> None:
+    """F&O on-premises: the environment under /namespaces/AXSF, tokens from AD FS (msal's AD FS path)."""
+    settings = as_real_environment(emulator, tmp_path, monkeypatch, certificate=certificate, on_premises=True)
+    assert settings.tenant_id == "adfs"
+    customers = CATALOG.entity("CustomersV3")
+    defs = build_definitions(settings)
+    emulator.clear_requests()
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [defs.get_assets_def(dg.AssetKey(["d365", "customers_v3"]))],
+            resources=defs.resources,
+            instance=instance,
+            partition_key="USMF",
+        )
+    assert result.success
+    assert table_rows(settings.duckdb_path, customers, "USMF") == source_rows(emulator, customers, "USMF")
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["fo_count_matches"], "F&O's own $count, asked under /namespaces/AXSF, matches the rows"
+    authority = {(r.method, r.path) for r in emulator.requests if r.origin == "authority"}
+    assert authority == {("GET", "/adfs/.well-known/openid-configuration"), ("POST", "/adfs/oauth2/token/")}
+    fo_paths = [r.path for r in emulator.requests if r.origin == "fo"]
+    assert fo_paths
+    assert all(path.startswith("/namespaces/AXSF/data/") for path in fo_paths)

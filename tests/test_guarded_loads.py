@@ -19,6 +19,7 @@ import pytest
 
 from d365_assets.catalog import EntityConfig
 from d365_assets.emulator import Emulator
+from d365_assets.package import EmptyEntityFileError
 from d365_assets.refresh import RefreshOutcome, refresh_entity
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool, SpoolError
@@ -134,13 +135,17 @@ def test_another_entitys_file_is_refused(bench: Bench, emulator: Emulator) -> No
 
 
 @pytest.mark.parametrize(
-    "data",
-    [b"", codecs.BOM_UTF16_LE, codecs.BOM_UTF16_LE + "\r\n".encode("utf-16-le")],
+    ("data", "error"),
+    [
+        (b"", EmptyEntityFileError),  # no rows: held until accepted on purpose
+        (codecs.BOM_UTF16_LE, EmptyEntityFileError),
+        (codecs.BOM_UTF16_LE + "\r\n".encode("utf-16-le"), SpoolError),  # malformed: never accepted
+    ],
     ids=["zero bytes", "BOM only", "one blank line"],
 )
-def test_an_empty_file_never_empties_the_company(bench: Bench, data: bytes) -> None:
+def test_an_empty_file_never_empties_the_company(bench: Bench, data: bytes, error: type[Exception]) -> None:
     bench.hostile(VENDORS, lambda _file: data)
-    refused(bench, VENDORS, r"(has no header row|the header row, is empty).*export it again")
+    refused(bench, VENDORS, r"(has no header row|the header row, is empty).*export it again", error)
 
 
 def test_repeated_keys_in_a_full_load_are_refused(bench: Bench) -> None:

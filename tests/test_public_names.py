@@ -59,6 +59,7 @@ PUBLIC: dict[str, set[str]] = {
         "DEFAULT_FORMATS",
         "ColumnDrift",
         "DataPackage",
+        "EmptyEntityFileError",
         "EntityFile",
         "EntityFileError",
         "FileFormat",

@@ -12,6 +12,7 @@ from d365_assets.defs.resources import D365Resource, WarehouseResource
 from d365_assets.defs.translator import DagsterD365Translator
 from d365_assets.errors import D365AssetsError
 from d365_assets.fo import ExportFailedError
+from d365_assets.package import EmptyEntityFileError
 from d365_assets.refresh import RefreshOutcome, refresh_entity
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import SpoolError
@@ -79,9 +80,12 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
             ) from exc
         except D365AssetsError as exc:
             hint = f" {_HOW_TO_DISCARD}" if isinstance(exc, SpoolError) else ""
+            hint = f" {_HOW_TO_RELEASE}" if isinstance(exc, EmptyEntityFileError) else hint
             raise dg.Failure(description=f"{type(exc).__name__}: {exc}{hint}") from exc
         for warning in outcome.package.warnings:
             context.log.warning(f"{entity.name} {company or ''}: F&O reported: {warning}")
+        for warning in outcome.warnings:
+            context.log.warning(f"{entity.name} {company or ''}: {warning}")
         yield dg.MaterializeResult(
             asset_key=spec.key,
             metadata=materialization_metadata(outcome, database=warehouse.database),
@@ -147,4 +151,6 @@ def materialization_metadata(outcome: RefreshOutcome, *, database: str) -> dict[
         metadata["d365/upstream_missing_columns"] = ", ".join(outcome.drift.missing)
     if outcome.package.warnings:
         metadata["d365/warnings"] = dg.MetadataValue.json(list(outcome.package.warnings))
+    if outcome.warnings:
+        metadata["d365/refresh_warnings"] = dg.MetadataValue.json(list(outcome.warnings))
     return metadata

@@ -1,4 +1,11 @@
-"""An Entra ID-like authority: OIDC discovery and the client-credentials token endpoints (v2 and v1)."""
+"""The token authority: Entra ID-like and AD FS-like, OIDC discovery and client-credentials tokens.
+
+Entra ID (``/<tenant>/...``): the v2 discovery document and token endpoint, and the v1 token endpoint.
+AD FS (``/adfs/...``, the authority of F&O on-premises): what msal asks of an authority whose tenant
+is ``adfs`` (it skips instance discovery and ``/v2.0``): ``GET /adfs/.well-known/openid-configuration``,
+then ``POST`` to the document's ``token_endpoint``, ``/adfs/oauth2/token/``. The same application
+(client id, secret or certificate) is registered in both, as an AD FS application group would be.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 import time
 import uuid
@@ -22,7 +30,10 @@ from .client_cert import ASSERTION_TYPE
 from .credentials import Credentials
 from .store import Store
 
-__all__ = ["build_authority_app", "token_hash"]
+__all__ = ["ADFS", "build_authority_app", "token_hash"]
+
+ADFS = "adfs"
+"""The AD FS authority's path (msal's convention: the tenant ``adfs`` means AD FS)."""
 
 
 def token_hash(token: str) -> str:
@@ -75,6 +86,9 @@ def build_authority_app(
     authority = _Authority(credentials, store, origin, token_lifetime, assertion_check)
     return Starlette(
         routes=[
+            Route(f"/{ADFS}/.well-known/openid-configuration", authority.adfs_configuration, methods=["GET"]),
+            Route(f"/{ADFS}/oauth2/token", authority.token_adfs, methods=["POST"]),
+            Route(f"/{ADFS}/oauth2/token/", authority.token_adfs, methods=["POST"]),
             Route(
                 "/{tenant}/v2.0/.well-known/openid-configuration",
                 authority.openid_configuration,
@@ -141,15 +155,46 @@ class _Authority:
             }
         )
 
+    async def adfs_configuration(self, _request: Request) -> Response:
+        """AD FS's discovery document (the keys msal reads, and the usual others)."""
+        base = f"{self.origin()}/{ADFS}"
+        return JSONResponse(
+            {
+                "issuer": base,
+                "authorization_endpoint": f"{base}/oauth2/authorize/",
+                "token_endpoint": f"{base}/oauth2/token/",
+                "jwks_uri": f"{base}/discovery/keys",
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "client_secret_basic",
+                    "private_key_jwt",
+                    "windows_client_authentication",
+                ],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+                "subject_types_supported": ["pairwise"],
+                "scopes_supported": ["openid", "profile", "email", "allatclaims", "user_impersonation"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+                "userinfo_endpoint": f"{base}/userinfo",
+                "end_session_endpoint": f"{base}/oauth2/logout",
+            }
+        )
+
     async def token_v2(self, request: Request) -> Response:
-        return await self._token(request, v1=False)
+        return await self._token(request, shape="v2")
 
     async def token_v1(self, request: Request) -> Response:
-        return await self._token(request, v1=True)
+        return await self._token(request, shape="v1")
 
-    async def _token(self, request: Request, *, v1: bool) -> Response:
-        tenant = request.path_params["tenant"]
-        if refused := self._tenant_refused(tenant):
+    async def token_adfs(self, request: Request) -> Response:
+        return await self._token(request, shape=ADFS)
+
+    async def _token(self, request: Request, *, shape: str) -> Response:
+        """A client-credentials token in ``shape``: Entra's ``v2`` or ``v1``, or AD FS's."""
+        tenant = request.path_params.get("tenant", ADFS)
+        if shape != ADFS and (refused := self._tenant_refused(tenant)):
             return refused
         fields = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
         basic = _basic_credentials(request)
@@ -159,11 +204,11 @@ class _Authority:
             request, fields, tenant=tenant, client_id=client_id, secret=secret
         )
         if refused:
-            return refused
-        audience = _audience(fields, v1=v1)
+            return _adfs_error(refused) if shape == ADFS else refused
+        audience = _adfs_audience(fields) if shape == ADFS else _audience(fields, v1=shape == "v1")
         if isinstance(audience, Response):
             return audience
-        return await self._issue(client_id=client_id, audience=audience, v1=v1)
+        return await self._issue(client_id=client_id, audience=audience, shape=shape)
 
     async def _client_refused(
         self, request: Request, fields: dict[str, str], *, tenant: str, client_id: str, secret: str
@@ -202,8 +247,8 @@ class _Authority:
             )
         return None
 
-    async def _issue(self, *, client_id: str, audience: str, v1: bool) -> Response:
-        """A fresh access token for ``audience``, stored by its hash, in the v1 or v2 response shape."""
+    async def _issue(self, *, client_id: str, audience: str, shape: str) -> Response:
+        """A fresh access token for ``audience``, stored by its hash, in the response ``shape``."""
         access_token = secrets.token_urlsafe(48)
         now = time.time()
         lifetime = self.token_lifetime
@@ -214,8 +259,14 @@ class _Authority:
             audience=audience,
             expires_at=now + lifetime,
         )
-        if v1:
+        if shape == ADFS:  # AD FS: a lower-case token type, no ext_expires_in
             body: dict[str, object] = {
+                "access_token": access_token,
+                "token_type": "bearer",
+                "expires_in": lifetime,
+            }
+        elif shape == "v1":
+            body = {
                 "token_type": "Bearer",
                 "expires_in": str(lifetime),
                 "ext_expires_in": str(lifetime),
@@ -260,3 +311,27 @@ def _audience(fields: dict[str, str], *, v1: bool) -> str | JSONResponse:
             "scope value with /.default suffixed to the resource identifier (application ID URI).",
         )
     return scope[: -len("/.default")]
+
+
+def _adfs_audience(fields: dict[str, str]) -> str | JSONResponse:
+    """The audience of an AD FS token: ``resource`` (older clients), else ``scope`` less ``/.default``."""
+    resource = fields.get("resource", "").strip()
+    scope = fields.get("scope", "").strip()
+    if resource:
+        return resource
+    if scope.endswith("/.default") and " " not in scope:
+        return scope[: -len("/.default")]
+    body = {
+        "error": "invalid_scope",
+        "error_description": f"The OAuth access token request has no usable resource or scope "
+        f"({scope or 'none'}); ask for '<resource>/.default' or pass resource.",
+    }
+    return JSONResponse(body, status_code=400, headers={"Cache-Control": "no-store"})
+
+
+def _adfs_error(entra: JSONResponse) -> JSONResponse:
+    """An Entra-shaped refusal in AD FS's shape: ``error`` and a short ``error_description``, no codes."""
+    refusal = json.loads(bytes(entra.body))
+    description = str(refusal.get("error_description", "")).split("\r\n")[0].split(": ", 1)[-1]
+    body = {"error": refusal.get("error", "invalid_request"), "error_description": description}
+    return JSONResponse(body, status_code=entra.status_code, headers={"Cache-Control": "no-store"})

@@ -12,7 +12,7 @@ import yaml
 from .entities import ENTITIES, EntityDef, find_entity
 from .faults import Fault, fault_from_dict
 from .layout import EntityLayout
-from .package import SOURCE_FORMATS
+from .package import EMPTY_FORMS, SOURCE_FORMATS
 from .render import DATE_STYLES
 
 __all__ = [
@@ -94,6 +94,13 @@ class EmulatorConfig:
     token_lifetime_seconds: int = 3599
     sas_lifetime_seconds: float = 3600.0
     retention_seconds: float = 7 * 24 * 3600.0
+    """Age at which an execution's package blob is deleted (the blob then answers 404 BlobNotFound)."""
+    expired_package_url: Literal["url", "empty", "error"] = "url"
+    """What GetExportedPackageUrl answers once the package is deleted: a signed URL (whose blob answers
+    404), ``""`` for ever, or an error (400). Which one F&O gives is not documented."""
+    history_retention_seconds: float = 7 * 24 * 3600.0
+    """Job history clean-up: an execution older than this is deleted, and every action then answers
+    for it as for an unknown id (400 "Execution details were not found")."""
     blob_content_md5: bool = True
     """Package blobs have a stored MD5, sent on downloads (``Content-MD5`` / ``x-ms-blob-content-md5``)."""
 
@@ -127,6 +134,11 @@ class EmulatorConfig:
     ``source_rows``. Not part of the data identity: may change on an existing state directory."""
     dropped_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Catalog columns (never key columns) left out of an entity's files, manifests and ``source_rows``."""
+    empty_export: Literal["header", "zero_bytes", "no_file"] = "header"
+    """How an export without rows (a delta with nothing new, say) carries its entity: a header row
+    only, a zero-byte file, or no file in the package (the manifest still names it)."""
+    empty_projects: tuple[str, ...] = ()
+    """Data projects whose exports carry no rows, as with a filter on the project that matches nothing."""
 
     def __post_init__(self) -> None:
         for entity in self.rows:
@@ -136,6 +148,12 @@ class EmulatorConfig:
                 raise ValueError(f"outcome for {project!r} must be one of {OUTCOMES}, not {outcome!r}")
         for entity in (*self.extra_columns, *self.dropped_columns):
             self.layout(find_entity(entity))  # raises for an unknown entity or a bad column
+        if self.expired_package_url not in ("url", "empty", "error"):
+            raise ValueError(
+                f"expired_package_url must be url, empty or error, not {self.expired_package_url!r}"
+            )
+        if self.empty_export not in EMPTY_FORMS:
+            raise ValueError(f"empty_export must be one of {EMPTY_FORMS}, not {self.empty_export!r}")
 
     def layout(self, entity: EntityDef) -> EntityLayout:
         """The columns ``entity``'s data files hold under this configuration's schema drift."""
@@ -175,6 +193,7 @@ def config_from_dict(data: Mapping[str, object]) -> EmulatorConfig:
     values["companies"] = tuple(values.get("companies", ()))  # type: ignore[arg-type]
     values["outcome_errors"] = {k: tuple(v) for k, v in dict(values.get("outcome_errors") or {}).items()}  # type: ignore[call-overload]
     values["dropped_columns"] = {k: tuple(v) for k, v in dict(values.get("dropped_columns") or {}).items()}  # type: ignore[call-overload]
+    values["empty_projects"] = tuple(values.get("empty_projects") or ())  # type: ignore[call-overload]
     values["faults"] = tuple(fault_from_dict(f) for f in values.get("faults") or ())  # type: ignore[attr-defined]
     for key in ("projects", "extra_projects"):
         if values.get(key) is not None:

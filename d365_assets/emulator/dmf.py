@@ -172,6 +172,13 @@ class DmfService:
         now = self._clock.now()
         if now < max(record.done_at, record.built_at) + record.url_delay:
             return ""
+        if (
+            now > record.created_at + self.config.retention_seconds
+            and self.config.expired_package_url != "url"
+        ):
+            if self.config.expired_package_url == "empty":
+                return ""  # the package is deleted: F&O may answer "" for ever, or an error
+            raise DmfError(f"The package of execution id {record.execution_id} does not exist any more.")
         return sign_url(
             blob_host,
             record.blob_name,
@@ -201,7 +208,8 @@ class DmfService:
     def _visible(self, body: object) -> ExecutionRecord:
         execution_id = str(require(body, {"executionId": str})["executionId"])
         record = self.store.get_execution(execution_id)
-        if record is None or self._clock.now() < record.visible_at:
+        now, history = self._clock.now(), self.config.history_retention_seconds
+        if record is None or now < record.visible_at or now > record.created_at + history:  # cleaned up
             raise DmfError(f"Execution details were not found for execution id: {execution_id}")
         return record
 
@@ -274,12 +282,15 @@ class DmfService:
             source_format=project.source_format,
             incremental=project.refresh == "incremental",
             layout=self.config.layout(entity),
+            empty_form=self.config.empty_export,
         )
         assert spec.layout is not None
         raw = spec.layout.apply(
             self.dataset.raw_rows(
                 entity, record.company, round_=record.snapshot_round, since=record.since_round
             )
+            if record.project not in self.config.empty_projects
+            else iter(())
         )
         render = row_renderer(spec.layout.column_types, date_style=project.date_style)
         assert record.blob_name is not None

@@ -26,7 +26,7 @@ __all__ = ["authority_faults", "blob_faults", "fo_faults"]
 _ACTION = re.compile(
     r"^(?:/namespaces/AXSF)?/data/DataManagementDefinitionGroups/Microsoft\.Dynamics\.DataEntities\.(\w+)$"
 )
-_TOKEN = re.compile(r"^/[^/]+/oauth2/(?:v2\.0/)?token$")
+_TOKEN = re.compile(r"^/[^/]+/oauth2/(?:v2\.0/)?token/?$")
 _BLOB = re.compile(r"^/dmf/([^/]+)$")
 _ODATA_HEADERS = {"OData-Version": "4.0"}
 

@@ -141,9 +141,14 @@ class _FoRoutes:
         return _not_found(f"No HTTP resource was found that matches the request URI '{request.url.path}'.")
 
     async def count(self, request: Request) -> Response:
+        """``$count`` as strict as F&O: only the exact public collection name (case-sensitive), and
+        without ``cross-company=true`` only the default company's rows (the first company)."""
+        collection = request.path_params["collection"]
         try:
-            entity = find_entity(request.path_params["collection"])
+            entity = find_entity(collection)
         except KeyError:
+            entity = None
+        if entity is None or entity.name != collection:  # a label, AOT name or other casing: unknown
             return _not_found(
                 f"No HTTP resource was found that matches the request URI '{request.url.path}'."
             )
@@ -160,13 +165,15 @@ class _FoRoutes:
     def _counted_companies(
         self, entity: EntityDef, match: re.Match[str] | None, cross_company: str
     ) -> tuple[str | None, ...]:
-        """The companies a ``$count`` covers: the filtered one, all (cross-company), or the default."""
+        """The companies a ``$count`` covers: those visible (all with ``cross-company=true``, else the
+        default company), narrowed by a ``dataAreaId`` filter."""
         if not entity.company_specific:
             return (None,)
+        visible = self.dataset.companies if cross_company.lower() == "true" else self.dataset.companies[:1]
         if match:
             company = match.group(1).upper()
-            return (company,) if company in self.dataset.companies else ()
-        return self.dataset.companies if cross_company.lower() == "true" else self.dataset.companies[:1]
+            return (company,) if company in visible else ()
+        return visible
 
     async def metadata(self, _request: Request) -> Response:
         return Response(metadata_xml(), media_type="application/xml", headers={"OData-Version": "4.0"})

@@ -7,6 +7,7 @@ the manifest's ``EntityMapList`` in file order.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import zipfile
@@ -20,7 +21,18 @@ from .formats import SOURCE_FORMATS, SourceFormat, source_format
 from .layout import EntityLayout
 from .writers import write_data_file
 
-__all__ = ["SOURCE_FORMATS", "PackageSpec", "manifest_xml", "package_header_xml", "write_package"]
+__all__ = [
+    "EMPTY_FORMS",
+    "SOURCE_FORMATS",
+    "PackageSpec",
+    "manifest_xml",
+    "package_header_xml",
+    "write_package",
+]
+
+EMPTY_FORMS = ("header", "zero_bytes", "no_file")
+"""How a package without rows carries its entity: a header row only, a zero-byte file, or no file
+(the manifest still names it). Which F&O sends is not documented; each is plausible."""
 
 NAMESPACE = "http://schemas.microsoft.com/dynamics/2015/01/DataManagement"
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -37,6 +49,8 @@ class PackageSpec:
     incremental: bool
     layout: EntityLayout | None = None
     """The file's columns; None: the entity's catalog columns."""
+    empty_form: str = "header"
+    """How the entity's file looks when there are no rows: one of :data:`EMPTY_FORMS`."""
 
     @property
     def format(self) -> SourceFormat:
@@ -143,7 +157,8 @@ def write_package(
 ) -> int:
     """Stream ``rows`` (rendered text fields) into a package at ``path``, atomically; returns row count.
 
-    The zip is deflated at ``compresslevel`` (1 keeps million-row packages fast to build).
+    The zip is deflated at ``compresslevel`` (1 keeps million-row packages fast to build). Without
+    rows, the entity's file takes ``spec.empty_form``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -155,18 +170,32 @@ def write_package(
         ):
             zf.writestr("Manifest.xml", manifest_xml(spec))
             zf.writestr("PackageHeader.xml", package_header_xml(spec.project))
-            count = write_data_file(
-                zf,
-                spec.data_file_name,
-                spec.format,
-                header=spec.column_names,
-                rows=rows,
-                record_element=spec.entity.aot_name.upper(),
-                sheet_name=spec.sheet_name,
-                chunk_rows=chunk_rows,
-            )
+            count = _write_entity_file(zf, spec, rows, chunk_rows=chunk_rows)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return count
+
+
+def _write_entity_file(
+    archive: zipfile.ZipFile, spec: PackageSpec, rows: Iterable[list[str]], *, chunk_rows: int
+) -> int:
+    """The entity's data file (or, without rows, ``spec.empty_form`` of it); returns the row count."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None and spec.empty_form == "zero_bytes":
+        archive.writestr(spec.data_file_name, b"")
+        return 0
+    if first is None and spec.empty_form == "no_file":
+        return 0
+    return write_data_file(
+        archive,
+        spec.data_file_name,
+        spec.format,
+        header=spec.column_names,
+        rows=rows if first is None else itertools.chain([first], rows),
+        record_element=spec.entity.aot_name.upper(),
+        sheet_name=spec.sheet_name,
+        chunk_rows=chunk_rows,
+    )

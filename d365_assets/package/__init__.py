@@ -20,7 +20,7 @@ from .errors import PackageError, PackageIntegrityError, PackageValueError
 from .formats import DEFAULT_FORMATS, FileFormat
 from .manifest import Manifest, ManifestEntity, PackageHeader
 from .reader import DEFAULT_BATCH_ROWS, DataPackage, EntityFile
-from .wholeness import EntityFileError, check_entity_file
+from .wholeness import EmptyEntityFileError, EntityFileError, check_entity_file
 
 __all__ = [
     "DECIMAL_DTYPE",
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_FORMATS",
     "ColumnDrift",
     "DataPackage",
+    "EmptyEntityFileError",
     "EntityFile",
     "EntityFileError",
     "FileFormat",

@@ -151,10 +151,18 @@ class DataPackage:
         """The entity's file matched to ``schema`` once: header, drift, effective schema and batches.
 
         Extra file columns are kept (as text) and missing schema columns come back NULL, as with
-        ``extra_columns="keep"``; the file is opened once (an Excel workbook is loaded once).
+        ``extra_columns="keep"``; the file is opened once (an Excel workbook is loaded once). When the
+        zip lacks the file the manifest names (F&O may leave it out of an export without rows), the
+        entity file comes back without a header and with ``in_package`` False.
         """
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
+        entity = self.entity(label)
+        if self._find_member(entity) is None:
+            where = f"{self.path.name}: entity {entity.entity_name!r} ({entity.input_file_path})"
+            return EntityFile(
+                entity.entity_name, where, (), ColumnDrift(), schema, iter(()), in_package=False
+            )
         source = self._source(label)
         if not source.header:
             return EntityFile(source.entity, source.where, (), ColumnDrift(), schema, iter(()))
@@ -190,13 +198,18 @@ class DataPackage:
             entity.entity_name, where, delimited.header, lambda _rows: delimited.batches(), delimited
         )
 
-    def _member(self, entity: ManifestEntity) -> zipfile.ZipInfo:
+    def _find_member(self, entity: ManifestEntity) -> zipfile.ZipInfo | None:
+        """The zip entry of the entity's file (the manifest's ``InputFilePath``), or None."""
         wanted = entity.input_file_path.replace("\\", "/").lstrip("/")
         infos = self._archive.infolist()
-        found = next((i for i in infos if i.filename == wanted), None) or next(
+        return next((i for i in infos if i.filename == wanted), None) or next(
             (i for i in infos if i.filename.casefold() == wanted.casefold()), None
         )
+
+    def _member(self, entity: ManifestEntity) -> zipfile.ZipInfo:
+        found = self._find_member(entity)
         if found is None:
+            infos = self._archive.infolist()
             raise PackageError(
                 f"{self.path.name}: the manifest names file {entity.input_file_path!r} for entity "
                 f"{entity.entity_name!r}, but the zip has no such entry (entries: "
@@ -225,11 +238,14 @@ class EntityFile:
     where: str
     """``<package>: entity '<label>' (<file>)``, for messages."""
     header: tuple[str, ...]
-    """The file's column names; empty when the file has no header row (zero bytes, a BOM, a blank line)."""
+    """The file's column names; empty when the file has no header row (zero bytes, a BOM, a blank line)
+    or is not in the package."""
     drift: ColumnDrift
     schema: EntitySchema
     """The columns of the frames :meth:`batches` yields: the schema's, then the file's extra ones as text."""
     _batches: Iterator[pl.DataFrame] = field(repr=False)
+    in_package: bool = True
+    """False when the zip lacks the file the manifest names for the entity (then it has no rows)."""
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """The typed frames, in file order (one pass)."""

@@ -196,3 +196,17 @@ def test_count(client: FoClient, emulator: Emulator) -> None:
     metadata = client.http.get(f"{emulator.environment_url}/data/$metadata", headers=headers)
     assert metadata.status_code == 200
     assert 'Name="CreditLimit" Type="Edm.Decimal" Precision="32" Scale="6"' in metadata.text
+
+
+def test_count_is_as_strict_as_fo(client: FoClient, emulator: Emulator) -> None:
+    headers = {"Authorization": f"Bearer {client.token()}"}
+
+    def get(path: str):  # type: ignore[no-untyped-def]
+        return client.http.get(f"{emulator.environment_url}/data/{path}", headers=headers)
+
+    demf = len(emulator.source_rows("CustomersV3", "DEMF"))
+    for other_name in ("customersv3", "CUSTOMERSV3", "Customers V3", "CustCustomerV3Entity"):
+        assert get(f"{other_name}/$count").status_code == 404, other_name
+    assert get("CustomersV3/$count?$filter=dataAreaId eq 'demf'").text == "0", "not the default company"
+    assert get("CustomersV3/$count?cross-company=true&$filter=dataAreaId eq 'demf'").text == str(demf)
+    assert get("CustomersV3/$count?cross-company=TRUE&$filter=dataAreaId eq 'DEMF'").text == str(demf)

@@ -117,3 +117,53 @@ def test_openid_configuration_is_https_on_the_authority(client: FoClient, emulat
     body = doc.json()
     for key in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"):
         assert body[key].startswith(f"{emulator.authority_host}/"), key
+
+
+def _adfs_app(
+    emulator: Emulator, session: RecordingSession, secret: str
+) -> msal.ConfidentialClientApplication:
+    return msal.ConfidentialClientApplication(
+        emulator.client_id,
+        client_credential=secret,
+        authority=f"{emulator.authority_host}/adfs",
+        validate_authority=False,
+        http_client=session,
+    )
+
+
+def test_real_msal_gets_a_token_from_the_adfs_authority(emulator: Emulator) -> None:
+    session = RecordingSession(str(emulator.ca_bundle))
+    app = _adfs_app(emulator, session, emulator.client_secret)
+    assert app.authority.is_adfs, "msal takes its AD FS path (no instance discovery, no /v2.0)"
+
+    token = app.acquire_token_for_client(scopes=[f"{emulator.environment_url}/.default"])
+    assert token.get("token_type", "").lower() == "bearer", token
+    calls = [(r.method, r.path) for r in emulator.requests if r.origin == "authority"]
+    assert calls == [("GET", "/adfs/.well-known/openid-configuration"), ("POST", "/adfs/oauth2/token/")]
+    assert set(session.hosts) == {urlsplit(emulator.authority_host).netloc}
+    with FoClient(emulator) as fo:
+        status = fo.action("GetExecutionSummaryStatus", {"executionId": "nope"}, token=token["access_token"])
+    assert status.status_code == 400, "F&O accepts the AD FS token (not 401)"
+
+    refused = _adfs_app(emulator, RecordingSession(str(emulator.ca_bundle)), "not-the-secret")
+    result = refused.acquire_token_for_client(scopes=[f"{emulator.environment_url}/.default"])
+    assert result["error"] == "invalid_client"
+    assert "error_codes" not in result, "AD FS's shape, not Entra's"
+    assert "AADSTS" not in result["error_description"]
+
+
+def test_adfs_token_endpoint_takes_a_resource_too(client: FoClient, emulator: Emulator) -> None:
+    response = client.http.post(
+        f"{emulator.authority_host}/adfs/oauth2/token/",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": emulator.client_id,
+            "client_secret": emulator.client_secret,
+            "resource": emulator.environment_url,
+        },
+    )
+    assert response.status_code == 200, response.text
+    with FoClient(emulator) as fo:
+        token = response.json()["access_token"]
+        status = fo.action("GetExecutionSummaryStatus", {"executionId": "nope"}, token=token)
+    assert status.status_code == 400

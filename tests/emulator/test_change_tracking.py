@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from d365_assets.emulator import Emulator
+from pathlib import Path
 
-from .helpers import FoClient, data_rows, key_of, read_package, typed_rows
+import pytest
+
+from d365_assets.emulator import DataProject, Emulator
+
+from .helpers import FoClient, data_rows, key_of, read_package, small_config, typed_rows
 
 PROJECT, ENTITY, FILE = "D365A-SalesOrderHeadersV2", "SalesOrderHeadersV2", "Sales order headers V2.csv"
 
@@ -53,3 +57,26 @@ def test_activity_admin_route(client: FoClient, emulator: Emulator) -> None:
     assert response.status_code == 200
     assert response.json() == {"round": 2}
     assert emulator.current_round() == 2
+
+
+@pytest.mark.parametrize("form", ["header", "zero_bytes", "no_file"])
+def test_an_export_without_rows_takes_the_configured_form(state_dir: Path, form: str) -> None:
+    extra = {"Empty-Vendors": DataProject(name="Empty-Vendors", entity="VendorsV2")}
+    config = small_config(empty_export=form, extra_projects=extra, empty_projects=("Empty-Vendors",))
+    with Emulator(state_dir, config) as emulator, FoClient(emulator) as client:
+        client.export_package(PROJECT, "USMF")  # the first incremental export is full
+        _, nothing_new = client.export_package(PROJECT, "USMF")
+        _, filtered_out = client.export_package("Empty-Vendors", "USMF")
+    for data, file in ((nothing_new, FILE), (filtered_out, "Vendors V2.csv")):
+        archive, files = read_package(data)
+        assert f"<InputFilePath>{file}</InputFilePath>" in files["Manifest.xml"].decode("utf-16"), (
+            "the manifest names the entity's file in every form"
+        )
+        if form == "no_file":
+            assert file not in archive.namelist()
+        elif form == "zero_bytes":
+            assert files[file] == b""
+        else:
+            head, rows = data_rows(files[file], encoding="utf-16-le")
+            assert head
+            assert rows == []

@@ -133,3 +133,16 @@ def test_tls_is_verified_without_the_ca_bundle(emu) -> None:
     with client_for(emu, ca_bundle=None) as client, pytest.raises(AuthenticationError) as info:
         client.get_exported_package_url("X")
     assert "D365_CA_BUNDLE" in str(info.value)
+
+
+def test_counts_stay_right_against_a_strict_count(emu) -> None:
+    customers = catalog_entity("CustomersV3")
+    with client_for(emu) as client:
+        for company in ("USMF", "DEMF"):
+            expected = len(emu.source_rows("CustomersV3", company))
+            assert client.count_entity_rows(customers.name, company=company) == expected
+            assert client.count_entity_rows("customersV3", company=company) == expected, (
+                "a name F&O knows in another casing is asked again as $metadata spells it"
+            )
+        with pytest.raises(ApiError, match=r"no entity set of that name \(HTTP 404\).*case-sensitive"):
+            client.count_entity_rows("NoSuchEntitiesV1", company="USMF")

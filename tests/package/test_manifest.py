@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from d365_assets.package import DataPackage, PackageError
+from d365_assets.package import DataPackage, EmptyEntityFileError, PackageError, check_entity_file
 from d365_assets.package.manifest import parse_manifest, parse_package_header
 from d365_assets.schema import EntitySchema
 
@@ -90,6 +90,30 @@ def test_manifest_naming_a_missing_file(tmp_path: Path) -> None:
         package.read_entity("Customers V3", schema=schema)
     assert "Customers V3.csv" in str(info.value)
     assert "'Customers V3'" in str(info.value)
+
+
+@pytest.mark.parametrize("data", [b"", unicode_csv([["A"]])], ids=["zero bytes", "header only"])
+def test_an_entity_file_without_rows_and_none_at_all(tmp_path: Path, data: bytes) -> None:
+    """What F&O may send for an export without rows: each has no rows; only a whole file has a header."""
+    schema = EntitySchema.of([("A", "string")])
+    present = make_package(tmp_path / "present.zip", [EntityFile("Customers V3", data)])
+    absent = make_package(
+        tmp_path / "absent.zip", [EntityFile("Customers V3", data)], skip_files={"Customers V3.csv"}
+    )
+    with DataPackage.open(present) as package:
+        file = package.open_entity("Customers V3", schema=schema)
+        assert (file.in_package, list(file.batches())) == (True, [])
+        assert bool(file.header) is bool(data)
+    with DataPackage.open(absent) as package:
+        file = package.open_entity("Customers V3", schema=schema)
+        assert (file.in_package, file.header, file.schema) == (False, (), schema)
+        assert list(file.batches()) == []
+        with pytest.raises(
+            EmptyEntityFileError,
+            match=r"absent.zip: entity 'Customers V3' \(Customers V3.csv\): "
+            r"the package has no file for the entity.*accept this one load",
+        ):
+            check_entity_file(file, natural_key=("A",), declared=True)
 
 
 # -- the real package from microsoft/Dynamics-AX-Integration -----------------------------------------

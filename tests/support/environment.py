@@ -100,19 +100,20 @@ def embedded_settings(
 
 
 def real_environment_variables(
-    emulator: Emulator, folder: Path, *, certificate: bool = False
+    emulator: Emulator, folder: Path, *, certificate: bool = False, on_premises: bool = False
 ) -> dict[str, str]:
     """The ``D365_*`` variables of a real F&O environment, pointed at ``emulator``.
 
     The app authenticates with its client secret, or with its certificate when ``certificate``. The
     warehouse and the spool live in ``folder`` as in :func:`embedded_settings`; the embedded emulator's
     state folder is named ``no-embedded-emulator`` there, so a test can show that none started.
+    ``on_premises``: F&O under ``/namespaces/AXSF`` and AD FS as the authority (tenant ``adfs``).
     """
     variables = {
         **embedded_variables(folder / "no-embedded-emulator", folder),
-        "D365_ENVIRONMENT_URL": emulator.environment_url,
+        "D365_ENVIRONMENT_URL": emulator.environment_url + ("/namespaces/AXSF" if on_premises else ""),
         "D365_AUTHORITY_HOST": emulator.authority_host,
-        "D365_TENANT_ID": emulator.tenant_id,
+        "D365_TENANT_ID": "adfs" if on_premises else emulator.tenant_id,
         "D365_CLIENT_ID": emulator.client_id,
         "D365_CA_BUNDLE": str(emulator.ca_bundle),
     }
@@ -124,11 +125,16 @@ def real_environment_variables(
 
 
 def as_real_environment(
-    emulator: Emulator, folder: Path, monkeypatch: pytest.MonkeyPatch, *, certificate: bool = False
+    emulator: Emulator,
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    certificate: bool = False,
+    on_premises: bool = False,
 ) -> Settings:
     """Settings that address ``emulator`` as a real F&O environment, read from the same variables the
     Dagster resource reads (set here for the test's duration; other ``D365_*`` variables are unset)."""
-    variables = real_environment_variables(emulator, folder, certificate=certificate)
+    variables = real_environment_variables(emulator, folder, certificate=certificate, on_premises=on_premises)
     for name in [name for name in os.environ if name.startswith("D365_")]:
         monkeypatch.delenv(name)
     for name, value in variables.items():
