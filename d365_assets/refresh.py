@@ -211,7 +211,7 @@ class _Refresh:
         entity = self.entity
         counter = _RowCounter()
         with DataPackage.open(package.path) as data_package:
-            file = data_package.open_entity(entity.label, schema=self.schema)
+            file = data_package.open_entity(entity.label, schema=self.schema, locale=entity.locale)
             if not file.header and package.mode is RefreshMode.DELTA:
                 logger.warning(
                     "%s %s: the delta of execution %s has an empty entity file (no header row): no changes",
