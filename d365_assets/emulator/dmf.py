@@ -281,7 +281,9 @@ class DmfService:
                 entity, record.company, round_=record.snapshot_round, since=record.since_round
             )
         )
-        render = row_renderer(spec.layout.column_types, date_style=project.date_style)
+        render = row_renderer(
+            spec.layout.column_types, locale=project.locale, enum_labels=project.enum_labels
+        )
         assert record.blob_name is not None
         return write_package(self.blob_path(record.blob_name), spec, render(raw))
 
