@@ -280,10 +280,13 @@ def _problem(value: str, column: Column, values: ValueFormat) -> str:
     """What is wrong with a refused ``value`` of ``column``, and the fix."""
     fix = "fix the column's type in the catalog, or the data in F&O"
     if column.type is ColumnType.ENUM:
+        members = column.members or ()
+        shown = ", ".join(members[:12]) + (f" and {len(members) - 12} more" if len(members) > 12 else "")
         return (
-            f"is not a member of the enum as F&O's $metadata lists it ({', '.join(column.members or ())}); "
-            "the data project writes enum labels instead of symbols (turn that off in its mapping), or "
-            "the value is new: declare the column in the catalog (enum takes any text)"
+            f"is not a member of the enum as F&O's $metadata lists it ({shown}); the data project may "
+            "write enum labels instead of symbols (turn that off in its field mapping in F&O), or F&O "
+            "writes a member its $metadata does not list: declare the column in the catalog (a "
+            "declared enum column takes any text)"
         )
     if column.type is ColumnType.NOYES:
         return f"is not Yes/No (or 1/0, true/false); {fix}"
