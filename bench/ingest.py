@@ -120,11 +120,11 @@ def _emulator(state: Path, rows: int, **config: object):
     from d365_assets.emulator import DataProject, Emulator, EmulatorConfig
 
     projects = {
-        name: DataProject(name=name, entity=GL_LABEL, source_format=fmt, refresh="full", date_style="iso")
+        name: DataProject(name=name, entity=GL_LABEL, source_format=fmt, refresh="full", locale="ISO")
         for fmt, name in FORMATS.items()
     }
     projects["BENCH-GL-Delta"] = DataProject(
-        name="BENCH-GL-Delta", entity=GL_LABEL, source_format="CSV", refresh="incremental", date_style="iso"
+        name="BENCH-GL-Delta", entity=GL_LABEL, source_format="CSV", refresh="incremental", locale="ISO"
     )
     lifecycle = {k: 0.0 for k in ("not_visible_seconds", "not_run_seconds", "executing_seconds")}
     return Emulator(

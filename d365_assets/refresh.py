@@ -270,7 +270,7 @@ class _Refresh:
         entity = self.entity
         counter = _RowCounter()
         with DataPackage.open(package.path) as data_package:
-            file = data_package.open_entity(entity.label, schema=self.schema)
+            file = data_package.open_entity(entity.label, schema=self.schema, locale=entity.locale)
             self._check_file(file, package)
             load = self.warehouse.load(
                 LoadRequest(

@@ -17,6 +17,7 @@ __all__ = [
     "Column",
     "ColumnType",
     "EntitySchema",
+    "Locale",
     "RefreshMode",
 ]
 
@@ -73,12 +74,32 @@ _DUCKDB_TYPES = {
 }
 
 
+class Locale(StrEnum):
+    """The language locale of a data project's source data format: how its files write dates and numbers.
+
+    F&O renders values by the format's regional settings, so the reader must be told which form to
+    expect; it never guesses between a day-first and a month-first date.
+    """
+
+    ISO = "ISO"
+    """``2026-03-01``, ``2026-03-01T14:05:00``; ``1234.56``."""
+    EN_US = "en-US"
+    """``3/1/2026 2:05:00 PM``; ``1234.56`` (``1,234.56`` too)."""
+    EN_GB = "en-GB"
+    """``01/03/2026 14:05:00``; ``1234.56`` (``1,234.56`` too)."""
+    DE_DE = "de-DE"
+    """``01.03.2026 14:05:00``; ``1234,56`` (``1.234,56`` too)."""
+
+
 @dataclass(frozen=True)
 class Column:
     """One entity column: its name as it appears in the data file header, and its type."""
 
     name: str
     type: ColumnType
+    members: tuple[str, ...] | None = None
+    """An enum column's member symbols, when known (typed from F&O's ``$metadata``); the reader
+    refuses any other value. None: not known (a catalog-declared column), any text is taken."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ PUBLIC: dict[str, set[str]] = {
         "Column",
         "ColumnType",
         "EntitySchema",
+        "Locale",
         "RefreshMode",
     },
     "d365_assets.fo": {

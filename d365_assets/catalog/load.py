@@ -22,7 +22,7 @@ from d365_assets.catalog import strict_yaml
 from d365_assets.catalog.model import CatalogDefaults, CatalogDocument, EntityEntry, table_name
 from d365_assets.catalog.refusals import explain
 from d365_assets.errors import D365AssetsError
-from d365_assets.schema import EntitySchema, RefreshMode
+from d365_assets.schema import EntitySchema, Locale, RefreshMode
 
 __all__ = ["SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "load_catalog"]
 
@@ -57,6 +57,9 @@ class EntityConfig:
     freshness_hours: float
     refresh_cron: str
     reconcile_cron: str | None
+    locale: Locale | None = None
+    """The language locale of the data project's source data format: the forms of dates and numbers in
+    its files. None: not declared (ISO dates, or en-US with its AM/PM clock; numbers as ``1234.56``)."""
 
     @property
     def table_name(self) -> str:
@@ -114,6 +117,7 @@ def _entity(entry: EntityEntry, companies: tuple[str, ...], defaults: CatalogDef
         freshness_hours=float(_given(entry.freshness_hours, defaults.freshness_hours)),
         refresh_cron=_given(entry.refresh_cron, defaults.refresh_cron),
         reconcile_cron=_given(entry.reconcile_cron, defaults.reconcile_cron) if delta else None,
+        locale=entry.locale or defaults.locale,
     )
 
 

@@ -38,7 +38,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from d365_assets.catalog.cron import CRON_SYNTAX, CronError, check_cron
-from d365_assets.schema import RESERVED_COLUMNS, ColumnType, EntitySchema, RefreshMode
+from d365_assets.schema import RESERVED_COLUMNS, ColumnType, EntitySchema, Locale, RefreshMode
 
 __all__ = [
     "NAME_PATTERN",
@@ -131,6 +131,15 @@ def _snake_case(group: str) -> str:
     return group
 
 
+def _known_locale(value: object) -> object:
+    """A locale's name, in any case (F&O shows ``en-us``), as the :class:`Locale` it names."""
+    if isinstance(value, str):
+        for locale in Locale:
+            if locale.value.casefold() == value.strip().casefold():
+                return locale
+    return value  # the type check refuses it, with the field's Refusal
+
+
 def _fires(value: object, info: ValidationInfo) -> object:
     try:
         check_cron(value)
@@ -155,6 +164,8 @@ KeyColumn = Annotated[StrictStr, _not_reserved("natural_key column")]
 Freshness = Annotated[float, Field(ge=1 / 60, le=_MAX_FRESHNESS_HOURS)]
 Cron = Annotated[str, BeforeValidator(_fires)]
 """A cron expression Dagster's schedules accept and that fires (see :mod:`d365_assets.catalog.cron`)."""
+LocaleName = Annotated[Locale, BeforeValidator(_known_locale)]
+"""The language locale of a data project's source data format (see :mod:`d365_assets.package.locales`)."""
 
 _TEXT = Refusal("$key is missing or empty", "set $key (see the top of catalog.yaml)")
 _COMPANIES = Refusal(
@@ -172,6 +183,11 @@ _FRESHNESS = Refusal(
 )
 _CRON = Refusal("$key $value is not a valid cron expression: it is not text", CRON_SYNTAX)
 """Only a key written empty gets here; :func:`_fires` tells what is wrong with any other value."""
+_LOCALE = Refusal(
+    "locale $value is not one the reader knows",
+    f"use one of {', '.join(Locale)}: the language locale of the data project's source data format "
+    "(its regional settings in F&O); for another locale, set that format's locale to one of these",
+)
 _COLUMNS = Refusal(
     "columns must map each column name to its type",
     "e.g. columns: {CUSTOMERACCOUNT: string}",
@@ -201,6 +217,16 @@ class CatalogDefaults(CatalogModel):
     freshness_hours: Annotated[Freshness, _FRESHNESS] = 26.0
     refresh_cron: Annotated[Cron, _CRON] = "0 2 * * *"
     reconcile_cron: Annotated[Cron, _CRON] = "0 4 * * 0"
+    locale: Annotated[LocaleName | None, _LOCALE] = None
+    """None: not declared (dates in ISO form, or en-US with its AM/PM clock; numbers ``1234.56``)."""
+
+    @field_validator("locale", mode="before")
+    @classmethod
+    def _written_with_a_value(cls, value: Any) -> Any:
+        """``locale:`` with no value is refused, not taken for "not declared"."""
+        if value is None:
+            raise PydanticCustomError(_WRITTEN_EMPTY, "the key is written without a value")
+        return value
 
 
 class EntityEntry(CatalogModel):
@@ -228,6 +254,7 @@ class EntityEntry(CatalogModel):
     label: Annotated[Text, _TEXT]
     aot_name: Annotated[Text | None, _TEXT] = None
     data_project: Annotated[Text, _TEXT]
+    locale: Annotated[LocaleName | None, _LOCALE] = None
     companies: Annotated[Companies | None, _COMPANIES] = None
     natural_key: Annotated[list[KeyColumn], Field(min_length=1), _NATURAL_KEY]
     description: Annotated[Text | None, _TEXT] = None
@@ -235,7 +262,7 @@ class EntityEntry(CatalogModel):
     refresh_cron: Annotated[Cron | None, _CRON] = None
 
     @field_validator(
-        "companies", "columns", "freshness_hours", "refresh_cron", "reconcile_cron", mode="before"
+        "companies", "columns", "freshness_hours", "refresh_cron", "reconcile_cron", "locale", mode="before"
     )
     @classmethod
     def _written_with_a_value(cls, value: Any, info: ValidationInfo) -> Any:

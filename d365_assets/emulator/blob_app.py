@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable
 from email.utils import format_datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -26,23 +25,13 @@ from starlette.routing import Route
 
 from .dmf import DmfService
 from .sas import SAS_VERSION, check_sas
+from .storage_errors import storage_error
 
 __all__ = ["build_blob_app"]
 
 
 def _storage_error(status: int, code: str, message: str, detail: str = "") -> Response:
-    now = dt.datetime.now(dt.UTC)
-    request_id = str(uuid.uuid4())
-    text = (
-        '<?xml version="1.0" encoding="utf-8"?><Error>'
-        f"<Code>{code}</Code><Message>{escape(message)}\nRequestId:{request_id}\n"
-        f"Time:{now:%Y-%m-%dT%H:%M:%S.%f}0Z</Message>"
-    )
-    if detail:
-        text += f"<AuthenticationErrorDetail>{escape(detail)}</AuthenticationErrorDetail>"
-    text += "</Error>"
-    headers = {"x-ms-error-code": code, "x-ms-request-id": request_id, "x-ms-version": SAS_VERSION}
-    return Response(text.encode("utf-8"), status_code=status, media_type="application/xml", headers=headers)
+    return storage_error(status, code, message, detail=detail)
 
 
 def _http_date(value: dt.datetime) -> str:

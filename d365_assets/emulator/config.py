@@ -13,7 +13,7 @@ from .entities import ENTITIES, EntityDef, find_entity
 from .faults import Fault, fault_from_dict
 from .layout import EntityLayout
 from .package import EMPTY_FORMS, SOURCE_FORMATS
-from .render import DATE_STYLES
+from .render import LOCALES
 
 __all__ = [
     "OUTCOMES",
@@ -39,7 +39,10 @@ class DataProject:
     """DMF label or collection name of the exported entity."""
     source_format: str = "CSV-Unicode"
     refresh: Literal["full", "incremental"] = "full"
-    date_style: Literal["iso", "en-us"] = "iso"
+    locale: Literal["ISO", "en-US", "en-GB", "de-DE"] = "ISO"
+    """The language locale of the project's source data format: how its files write dates and numbers."""
+    enum_labels: bool = False
+    """The mapping writes enum labels (``Product master``) instead of symbols (``ProductMaster``)."""
 
     def __post_init__(self) -> None:
         find_entity(self.entity)
@@ -47,8 +50,8 @@ class DataProject:
             raise ValueError(f"project {self.name}: unknown format {self.source_format!r}")
         if self.refresh not in ("full", "incremental"):
             raise ValueError(f"project {self.name}: refresh must be full or incremental")
-        if self.date_style not in DATE_STYLES:
-            raise ValueError(f"project {self.name}: date_style must be one of {DATE_STYLES}")
+        if self.locale not in LOCALES:
+            raise ValueError(f"project {self.name}: locale must be one of {LOCALES}, not {self.locale!r}")
 
     @property
     def entity_def(self) -> EntityDef:
@@ -57,7 +60,7 @@ class DataProject:
 
 
 def load_projects(text: str) -> dict[str, DataProject]:
-    """Parse a projects YAML document (``projects: {name: {entity, format, refresh, date_style}}``)."""
+    """Parse a projects YAML document (``projects: {name: {entity, format, refresh, locale, ...}}``)."""
     doc = yaml.safe_load(text) or {}
     projects: dict[str, DataProject] = {}
     for name, spec in (doc.get("projects") or {}).items():
@@ -66,7 +69,8 @@ def load_projects(text: str) -> dict[str, DataProject]:
             entity=spec["entity"],
             source_format=spec.get("format", "CSV-Unicode"),
             refresh=spec.get("refresh", "full"),
-            date_style=spec.get("date_style", "iso"),
+            locale=spec.get("locale", "ISO"),
+            enum_labels=bool(spec.get("enum_labels", False)),
         )
     return projects
 
@@ -197,8 +201,19 @@ def config_from_dict(data: Mapping[str, object]) -> EmulatorConfig:
     values["faults"] = tuple(fault_from_dict(f) for f in values.get("faults") or ())  # type: ignore[attr-defined]
     for key in ("projects", "extra_projects"):
         if values.get(key) is not None:
-            values[key] = {name: DataProject(**spec) for name, spec in dict(values[key]).items()}  # type: ignore[call-overload]
+            values[key] = {name: _project(spec) for name, spec in dict(values[key]).items()}  # type: ignore[call-overload]
     return EmulatorConfig(**values)  # type: ignore[arg-type]
+
+
+_DATE_STYLES = {"iso": "ISO", "en-us": "en-US"}
+
+
+def _project(spec: Mapping[str, object]) -> DataProject:
+    """A data project as recorded; records from before locales carry a ``date_style`` instead."""
+    spec = dict(spec)
+    if "date_style" in spec:
+        spec["locale"] = _DATE_STYLES[str(spec.pop("date_style"))]
+    return DataProject(**spec)  # type: ignore[arg-type]
 
 
 def data_identity(config: EmulatorConfig) -> dict[str, object]:

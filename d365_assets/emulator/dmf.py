@@ -292,7 +292,9 @@ class DmfService:
             if record.project not in self.config.empty_projects
             else iter(())
         )
-        render = row_renderer(spec.layout.column_types, date_style=project.date_style)
+        render = row_renderer(
+            spec.layout.column_types, locale=project.locale, enum_labels=project.enum_labels
+        )
         assert record.blob_name is not None
         return write_package(self.blob_path(record.blob_name), spec, render(raw))
 

@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .authority import token_hash
 from .faults import FaultStore
 from .odata import action_error, envelope
-from .sas import SAS_VERSION, sign_url
+from .sas import sign_url
+from .storage_errors import storage_error
 
 __all__ = ["authority_faults", "blob_faults", "fo_faults"]
 
@@ -268,17 +269,12 @@ def blob_faults(app: ASGIApp, *, faults: FaultStore) -> ASGIApp:
 
 
 def _server_busy(retry_after: int) -> Response:
-    request_id = str(uuid.uuid4())
-    now = dt.datetime.now(dt.UTC)
-    text = (
-        '<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code>'
-        f"<Message>The server is busy.\nRequestId:{request_id}\nTime:{now:%Y-%m-%dT%H:%M:%S.%f}0Z</Message>"
-        "</Error>"
+    return storage_error(
+        503,
+        "ServerBusy",
+        "The server is busy.",
+        headers={"Retry-After": str(retry_after)} if retry_after else None,
     )
-    headers = {"x-ms-error-code": "ServerBusy", "x-ms-request-id": request_id, "x-ms-version": SAS_VERSION}
-    if retry_after:
-        headers["Retry-After"] = str(retry_after)
-    return Response(text.encode(), status_code=503, media_type="application/xml", headers=headers)
 
 
 class _Dropped(Exception):

@@ -1,4 +1,8 @@
-"""A small ``$metadata`` (EDMX) document describing the emulated entities and their property types."""
+"""A small ``$metadata`` (EDMX) document describing the emulated entities and their property types.
+
+Enum properties are typed by their F&O enum type, and each ``EnumType`` lists its members (the
+symbols DMF files carry), as F&O's ``$metadata`` does: every symbol the emulator writes is among them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from xml.sax.saxutils import quoteattr
 
 from .entities import ENTITIES
 
-__all__ = ["metadata_xml", "pascal_name"]
+__all__ = ["ENUM_MEMBERS", "metadata_xml", "pascal_name"]
 
 _EDM_TYPES = {
     "string": 'Type="Edm.String"',
@@ -34,6 +38,26 @@ _ENUM_TYPES = {
     "JOURNALCATEGORY": "LedgerTransType",
 }
 """F&O enum type of each enum column (the fallback is the column's OData name)."""
+
+ENUM_MEMBERS: dict[str, tuple[str, ...]] = {
+    "NoYes": ("No", "Yes"),
+    "CustVendorBlocked": ("No", "Invoice", "All", "Payment", "Requisition", "Never"),
+    "EcoResProductType": ("Item", "Service"),
+    "EcoResProductSubtype": ("Product", "ProductMaster", "ProductVariant"),
+    "SalesStatus": ("None", "Backorder", "Delivered", "Invoiced", "Canceled"),
+    "PurchStatus": ("None", "Backorder", "Received", "Invoiced", "Canceled"),
+    "DimensionLedgerAccountType": (
+        "ProfitAndLoss", "Revenue", "Expense", "BalanceSheet", "Asset", "Liability", "Equity", "Total",
+    ),
+    "LedgerPostingType": (
+        "None", "LedgerJournal", "CustBalance", "VendBalance", "Tax", "InventReceipt", "InventIssue",
+        "Sales", "Purch", "Bank",
+    ),
+    "DebCredProposal": ("None", "Debit", "Credit"),
+    "CurrentOperationsTax": ("Current", "Operations", "Tax"),
+    "LedgerTransType": ("None", "Daily", "Sales", "Purch", "Payment", "Invent", "Tax"),
+}  # fmt: skip
+"""Member symbols of each enum type, in value order (the emulator's values 0, 1, ...)."""
 
 _VOCABULARY = """
     ACCOUNT ACCOUNTING ACCOUNTS ACTIVE ADDRESS ALIAS ALLOW AMOUNT AUTOMATICALLY BANK BOM BUYER CATEGORY
@@ -73,6 +97,14 @@ def _property_type(column: str, kind: str) -> str:
     return _EDM_TYPES[kind]
 
 
+def _enum_type_xml(name: str) -> str:
+    members = "".join(
+        f'<Member Name={quoteattr(member)} Value="{value}"/>'
+        for value, member in enumerate(ENUM_MEMBERS.get(name, ()))
+    )
+    return f"<EnumType Name={quoteattr(name)}>{members}</EnumType>"
+
+
 @lru_cache(maxsize=1)
 def metadata_xml() -> bytes:
     """The EDMX document served at ``/data/$metadata``."""
@@ -99,8 +131,7 @@ def metadata_xml() -> bytes:
         '<?xml version="1.0" encoding="utf-8"?>'
         '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>'
         '<Schema Namespace="Microsoft.Dynamics.DataEntities" xmlns="http://docs.oasis-open.org/odata/ns/edm">'
-        '<EnumType Name="NoYes"><Member Name="No" Value="0"/><Member Name="Yes" Value="1"/></EnumType>'
-        + "".join(f"<EnumType Name={quoteattr(name)}/>" for name in enums)
+        + "".join(_enum_type_xml(name) for name in ["NoYes", *enums])
         + "".join(types)
         + '<EntityContainer Name="Resources">'
         + "".join(sets)

@@ -1,8 +1,11 @@
 """Write DMF data packages: flat zip with Manifest.xml, PackageHeader.xml and one data file.
 
 The data file is ``<label><extension>`` in the project's source format (:mod:`.formats`); its
-columns are the entity's :class:`EntityLayout` (catalog columns after upstream drift), listed in
-the manifest's ``EntityMapList`` in file order.
+columns are the entity's :class:`EntityLayout` (catalog columns after upstream drift). The
+manifest's ``EntityMapList`` lists them in alphabetical order, not in file order, as F&O's
+manifests do (the 2017 sample package lists ``DESCRIPTION`` before ``MAJORTYPEID``, while its file
+has ``MAJORTYPEID`` first): a reader takes a file's columns from its header, never from the
+manifest.
 """
 
 from __future__ import annotations
@@ -108,8 +111,8 @@ def _entity_map(column: str) -> str:
 
 
 def manifest_xml(spec: PackageSpec) -> bytes:
-    """Manifest.xml (elements in alphabetical order, as DataContractSerializer writes them)."""
-    maps = "".join(_entity_map(name) for name in spec.column_names)
+    """Manifest.xml: elements, and the entity's field maps, in alphabetical order, as F&O writes them."""
+    maps = "".join(_entity_map(name) for name in sorted(spec.column_names))
     refresh = "IncrementalPush" if spec.incremental else "FullPush"
     e = escape
     text = (
@@ -131,8 +134,8 @@ def manifest_xml(spec: PackageSpec) -> bytes:
         "\t\t\t<LevelInExecutionUnit>1</LevelInExecutionUnit>\r\n"
         '\t\t\t<QueryData i:nil="true" />\r\n'
         '\t\t\t<QueryFilter i:nil="true" />\r\n'
-        "\t\t\t<RunBusinessLogic>false</RunBusinessLogic>\r\n"
-        "\t\t\t<RunBusinessValidation>false</RunBusinessValidation>\r\n"
+        "\t\t\t<RunBusinessLogic>true</RunBusinessLogic>\r\n"
+        "\t\t\t<RunBusinessValidation>true</RunBusinessValidation>\r\n"
         "\t\t\t<SampleFilePath />\r\n"
         "\t\t\t<SequenceInLevel>1</SequenceInLevel>\r\n"
         f"\t\t\t<SourceFormat>{e(spec.source_format)}</SourceFormat>\r\n"

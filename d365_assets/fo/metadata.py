@@ -10,7 +10,9 @@ order, with names upper-cased as DMF writes file headers (``CustomerAccount`` ->
 Types: ``Edm.String``/``Edm.Guid`` -> string, ``Edm.Decimal`` -> decimal, ``Edm.Int16/32/64`` and
 ``Edm.Byte`` -> integer, ``Edm.Date`` -> date, ``Edm.DateTimeOffset`` -> datetime, the ``NoYes``
 enum (and ``Edm.Boolean``) -> noyes, any other enum type -> enum, anything else -> string (kept
-verbatim as text, never guessed).
+verbatim as text, never guessed). An enum column carries its type's member names (the symbols DMF
+writes), so the reader can refuse any other value; none when the type lists no members or is a
+flags enum (whose values combine members).
 """
 
 from __future__ import annotations
@@ -57,14 +59,14 @@ def parse_metadata(data: bytes) -> dict[str, EntitySchema]:
     schemas = list(_all(root, "Schema"))
     if _local(root.tag) != "Edmx" or not schemas:
         raise MetadataError(f"$metadata is not an EDMX document (root <{_local(root.tag)}>, no <Schema>)")
-    enums: set[str] = set()
+    enums: dict[str, tuple[str, ...] | None] = {}
     types: dict[str, Element] = {}
     for schema in schemas:
         names = _qualifiers(schema)
         for node in schema:
             qualified = [f"{prefix}.{node.get('Name')}" for prefix in names]
             if _local(node.tag) == "EnumType":
-                enums.update(qualified)
+                enums.update(dict.fromkeys(qualified, _members(node)))
             elif _local(node.tag) == "EntityType":
                 types.update(dict.fromkeys(qualified, node))
     result: dict[str, EntitySchema] = {}
@@ -75,13 +77,24 @@ def parse_metadata(data: bytes) -> dict[str, EntitySchema]:
     return result
 
 
-def _schema(entity_type: Element, types: dict[str, Element], enums: set[str]) -> EntitySchema:
+def _schema(
+    entity_type: Element, types: dict[str, Element], enums: dict[str, tuple[str, ...] | None]
+) -> EntitySchema:
     columns: list[Column] = []
     for prop in _properties(entity_type, types):
         name = prop.get("Name", "").upper()
         if name and name != _COMPANY and all(c.name != name for c in columns):
-            columns.append(Column(name, _column_type(prop.get("Type", ""), enums)))
+            kind = _column_type(prop.get("Type", ""), enums)
+            members = enums.get(prop.get("Type", "")) if kind is ColumnType.ENUM else None
+            columns.append(Column(name, kind, members))
     return EntitySchema(tuple(columns))
+
+
+def _members(enum_type: Element) -> tuple[str, ...] | None:
+    """An enum type's member names; None when it lists none, or its values combine them (flags)."""
+    if enum_type.get("IsFlags", "false").strip().lower() == "true":
+        return None
+    return tuple(m.get("Name", "") for m in enum_type if _local(m.tag) == "Member") or None
 
 
 def _properties(entity_type: Element, types: dict[str, Element]) -> Iterator[Element]:
@@ -91,7 +104,7 @@ def _properties(entity_type: Element, types: dict[str, Element]) -> Iterator[Ele
     yield from (node for node in entity_type if _local(node.tag) == "Property")
 
 
-def _column_type(edm_type: str, enums: set[str]) -> ColumnType:
+def _column_type(edm_type: str, enums: dict[str, tuple[str, ...] | None]) -> ColumnType:
     if edm_type in EDM_TYPES:
         return EDM_TYPES[edm_type]
     if edm_type in enums:

@@ -11,6 +11,10 @@ date and datetime columns itself (:func:`arrow_read_types`, :data:`ARROW_CONVERT
 forms is handed to :func:`convert_frame`'s per-column converter, which accepts the rarer forms or
 raises the exact error.
 
+Dates and numbers are read in the forms of the data project's locale (:mod:`.locales`): exactly
+those, so a day and a month are never swapped and ``1.234`` is never taken for ``1234`` (or the
+reverse). An enum column that knows its members (typed from F&O's ``$metadata``) takes only those.
+
 A date's year must be written with 4 digits: ``3/1/26`` is refused, not read as the year 26. The
 CSV parser's ``%Y`` takes fewer digits, so a parsed date before the year 1000 sends its column back
 to be read as text (:class:`ConversionFailed`), where the converter checks the digits.
@@ -28,6 +32,7 @@ from d365_assets.schema import Column, ColumnType, EntitySchema
 
 from .delimited import ConversionFailed
 from .errors import PackageValueError
+from .locales import ValueFormat, locales_fitting, value_format
 
 __all__ = [
     "ARROW_CONVERT",
@@ -52,26 +57,8 @@ _DTYPES: dict[ColumnType, pl.DataType] = {
     ColumnType.DATETIME: pl.Datetime("us"),
 }
 _NOYES = {"yes": True, "no": False, "1": True, "0": False, "true": True, "false": False}
-_INTEGER = r"^[+-]?\d+$"
-_DECIMAL = r"^[+-]?(\d+(\.\d{0,6})?|\.\d{1,6})$"
-# The year of every accepted date form, ISO or en-US, written with 4 digits.
-_FOUR_DIGIT_YEAR = r"^(\+?\d{4}-|\d{1,2}/\d{1,2}/\s*\+?\d{4}(\s|$))"
-# Tried in order on ISO text whose "T" became a space and whose "Z" was dropped, and on en-US text.
-_DATETIME_FORMATS = (
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%d",
-    "%m/%d/%Y %I:%M:%S %p",
-    "%m/%d/%Y",
-    "%Y-%m-%d %H:%M",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %I:%M %p",
-    "%m/%d/%Y %H:%M",
-)
 _ARROW_TRUE = ["Yes", "yes", "YES", "1", "true", "True", "TRUE"]
 _ARROW_FALSE = ["No", "no", "NO", "0", "false", "False", "FALSE"]
-# Arrow's ISO 8601 parser takes the date, "T" or " ", and optional time and fraction; it also takes
-# the reduced-precision form 2026-03-01T14 (14:00), which the text converter rejects.
-_ARROW_TIMESTAMP_PARSERS = ["%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y"]
 _ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.NOYES: pa.bool_(),
     ColumnType.DATE: pa.timestamp("us"),
@@ -81,20 +68,17 @@ ARROW_CONVERT = {
     "true_values": _ARROW_TRUE,
     "false_values": _ARROW_FALSE,
     "null_values": [""],
-    "timestamp_parsers": [pacsv.ISO8601, *_ARROW_TIMESTAMP_PARSERS],
+    # Only ISO 8601, which Arrow checks whole: its strptime parsers take February 30 for March 2.
+    # Arrow's parser also takes the reduced-precision form 2026-03-01T14 (14:00), which the text
+    # converter rejects.
+    "timestamp_parsers": [pacsv.ISO8601],
 }
 """Keyword arguments of :class:`pyarrow.csv.ConvertOptions` for the types of :func:`arrow_read_types`."""
 _SHORT_YEAR = (
     "has no 4-digit year: a 4-digit year is required; set the regional settings (language locale) of "
     "the data project's source data format in F&O to write 4-digit years (en-us does), or ISO 8601 dates"
 )
-_EXPECTED = {
-    ColumnType.NOYES: "Yes/No (or 1/0, true/false)",
-    ColumnType.INTEGER: "a whole number",
-    ColumnType.DECIMAL: "a decimal with at most 6 places and 26 digits before the point",
-    ColumnType.DATE: "a date (2026-03-01 or 3/1/2026)",
-    ColumnType.DATETIME: "a date and time (2026-03-01T14:05:00 or 3/1/2026 2:05:00 PM)",
-}
+_UNDECLARED = value_format(None)
 
 
 def polars_dtype(kind: ColumnType) -> pl.DataType:
@@ -107,24 +91,44 @@ def empty_frame(schema: EntitySchema) -> pl.DataFrame:
     return pl.DataFrame(schema={c.name: polars_dtype(c.type) for c in schema})
 
 
-def convert_frame(text: pl.DataFrame, schema: EntitySchema, *, entity: str, first_row: int) -> pl.DataFrame:
+def convert_frame(
+    text: pl.DataFrame,
+    schema: EntitySchema,
+    *,
+    entity: str,
+    first_row: int,
+    values: ValueFormat = _UNDECLARED,
+) -> pl.DataFrame:
     """Convert ``text`` (String columns named as in ``schema``) to the schema's types.
 
-    ``first_row`` is the data row number of ``text``'s first row (1-based), for error messages.
+    ``first_row`` is the data row number of ``text``'s first row (1-based), for error messages;
+    ``values`` the forms of the data project's locale.
     """
-    return pl.DataFrame([_convert(text.get_column(c.name), c, entity, first_row) for c in schema])
+    return pl.DataFrame([_convert(text.get_column(c.name), c, entity, first_row, values) for c in schema])
 
 
-def arrow_read_types(schema: EntitySchema, *, text: frozenset[str] = frozenset()) -> dict[str, pa.DataType]:
-    """The type the CSV parser reads each column as: NoYes, dates and datetimes typed, the rest text.
+def arrow_read_types(
+    schema: EntitySchema, *, text: frozenset[str] = frozenset(), values: ValueFormat = _UNDECLARED
+) -> dict[str, pa.DataType]:
+    """The type the CSV parser reads each column as: NoYes and (ISO) dates typed, the rest text.
 
-    Columns named in ``text`` are read as text (the parser rejected one of their values before).
+    Columns named in ``text`` are read as text (the parser rejected one of their values before);
+    dates are too when the locale does not write them in ISO form.
     """
-    return {c.name: pa.string() if c.name in text else _ARROW_TYPES.get(c.type, pa.string()) for c in schema}
+    types = dict(_ARROW_TYPES)
+    if not values.arrow_dates:
+        del types[ColumnType.DATE], types[ColumnType.DATETIME]
+    return {c.name: pa.string() if c.name in text else types.get(c.type, pa.string()) for c in schema}
 
 
 def finish_frame(
-    frame: pl.DataFrame, schema: EntitySchema, *, text: frozenset[str], entity: str, first_row: int
+    frame: pl.DataFrame,
+    schema: EntitySchema,
+    *,
+    text: frozenset[str],
+    entity: str,
+    first_row: int,
+    values: ValueFormat = _UNDECLARED,
 ) -> pl.DataFrame:
     """Type ``frame``, read with :func:`arrow_read_types` (``text`` as given there), to ``schema``.
 
@@ -132,14 +136,15 @@ def finish_frame(
     through the per-column converter, which takes the rarer forms (surrounding blanks, ``true``)
     or raises :class:`PackageValueError` for the first bad value.
     """
-    parsed = [c for c in schema if c.name not in text and c.type in _ARROW_TYPES]
+    read_as = arrow_read_types(schema, text=text, values=values)
+    parsed = [c for c in schema if read_as[c.name] != pa.string()]
     _check_years(frame, [c for c in parsed if c.type is not ColumnType.NOYES])
-    suspects = [c for c in schema if c not in parsed and c.type not in (ColumnType.STRING, ColumnType.ENUM)]
+    suspects = [c for c in schema if c not in parsed and _may_be_suspect(c)]
     typed = frame.select([_fast(c, parsed=c in parsed) for c in schema])
     if suspects:
-        counts = frame.select([_suspect(c).sum().alias(c.name) for c in suspects]).row(0)
+        counts = frame.select([_suspect(c, values).sum().alias(c.name) for c in suspects]).row(0)
         slow = [
-            _convert(frame.get_column(c.name), c, entity, first_row)
+            _convert(frame.get_column(c.name), c, entity, first_row, values)
             for c, n in zip(suspects, counts, strict=True)
             if n
         ]
@@ -184,12 +189,23 @@ def _fast(column: Column, *, parsed: bool) -> pl.Expr:
     return value
 
 
-def _suspect(column: Column) -> pl.Expr:
+def _may_be_suspect(column: Column) -> bool:
+    """Whether a text-read column is checked by :func:`_suspect` (text is taken as it comes)."""
+    if column.type is ColumnType.ENUM:
+        return column.members is not None
+    return column.type is not ColumnType.STRING
+
+
+def _suspect(column: Column, values: ValueFormat) -> pl.Expr:
     """True where the cheap path of a text-read column may differ from :func:`_convert`."""
     value = pl.col(column.name)
     present = value != ""
+    if column.type is ColumnType.ENUM:
+        return present & ~value.is_in(column.members or ())
     if column.type is ColumnType.INTEGER:
         return present & value.cast(pl.Int64, strict=False).is_null()
+    if column.type is ColumnType.DECIMAL and values.decimal_point != ".":
+        return present  # 1.234 reads as 1.234 in a cast, as 1234 in this locale
     if column.type is ColumnType.DECIMAL:
         typed = value.cast(DECIMAL_DTYPE, strict=False)
         places = value.str.len_bytes() - value.str.find(".", literal=True) - 1
@@ -198,33 +214,32 @@ def _suspect(column: Column) -> pl.Expr:
     return pl.lit(True)
 
 
-def _convert(raw: pl.Series, column: Column, entity: str, first_row: int) -> pl.Series:
+def _convert(raw: pl.Series, column: Column, entity: str, first_row: int, values: ValueFormat) -> pl.Series:
     kind = column.type
     if kind in (ColumnType.STRING, ColumnType.ENUM):
-        return raw.cast(pl.String).fill_null("").alias(column.name)
+        text = raw.cast(pl.String).fill_null("")
+        if column.members is not None:
+            _refuse_first(text != "", ~text.is_in(column.members), raw, column, entity, first_row, values)
+        return text.alias(column.name)
     value = raw.cast(pl.String).fill_null("").str.strip_chars()
     present = value != ""
     if kind is ColumnType.NOYES:
         typed = value.str.to_lowercase().replace_strict(_NOYES, default=None, return_dtype=pl.Boolean)
     elif kind is ColumnType.INTEGER:
-        typed = _where(value.str.contains(_INTEGER), value).cast(pl.Int64, strict=False)
+        typed = values.number_text(value, places=None).cast(pl.Int64, strict=False)
     elif kind is ColumnType.DECIMAL:
-        typed = _where(value.str.contains(_DECIMAL), value).cast(DECIMAL_DTYPE, strict=False)
+        typed = values.number_text(value, places=6).cast(DECIMAL_DTYPE, strict=False)
     else:
-        typed = _parse_datetime(value, present)
+        typed = values.parse_datetime(value)
     bad = present & typed.is_null()
-    short = None
     if kind in (ColumnType.DATE, ColumnType.DATETIME):
-        short = typed.is_not_null() & ~value.str.contains(_FOUR_DIGIT_YEAR)
-        bad = bad | short
-    if bad.any():
-        index = int(bad.arg_max() or 0)
-        _raise(raw[index], index, column, entity, first_row, short_year=short is not None and short[index])
-    if kind is ColumnType.DATE:
-        typed = typed.dt.date()
-        typed = _where(typed != _EMPTY_DATE, typed)
-    elif kind is ColumnType.DATETIME:
-        typed = _where(typed.dt.date() != _EMPTY_DATE, typed)
+        short = typed.is_not_null() & ~value.str.contains(values.year_pattern)
+        _refuse_first(present, bad | short, raw, column, entity, first_row, values, short=short)
+        if kind is ColumnType.DATE:
+            typed = typed.dt.date()
+            return _where(typed != _EMPTY_DATE, typed).alias(column.name)
+        return _where(typed.dt.date() != _EMPTY_DATE, typed).alias(column.name)
+    _refuse_first(present, bad, raw, column, entity, first_row, values)
     return typed.alias(column.name)
 
 
@@ -233,28 +248,25 @@ def _where(mask: pl.Series, series: pl.Series) -> pl.Series:
     return pl.select(pl.when(pl.lit(mask.fill_null(False))).then(pl.lit(series))).to_series()
 
 
-def _parse_datetime(value: pl.Series, present: pl.Series) -> pl.Series:
-    iso = value.str.replace(r"^(\d{4}-\d{2}-\d{2})T", "$1 ").str.replace(r"(?i)Z$", "")
-    result: pl.Series | None = None
-    for fmt in _DATETIME_FORMATS:
-        parsed = iso.str.to_datetime(fmt, strict=False, exact=True, time_unit="us")
-        result = parsed if result is None else result.fill_null(parsed)
-        if not (present & result.is_null()).any():
-            break
-    assert result is not None
-    return result
-
-
-def _raise(
-    value: object, index: int, column: Column, entity: str, first_row: int, *, short_year: bool = False
+def _refuse_first(
+    present: pl.Series,
+    bad: pl.Series,
+    raw: pl.Series,
+    column: Column,
+    entity: str,
+    first_row: int,
+    values: ValueFormat,
+    *,
+    short: pl.Series | None = None,
 ) -> None:
+    """Raise :class:`PackageValueError` for the first present value marked ``bad``, if any."""
+    bad = present & bad
+    if not bad.any():
+        return
+    index = int(bad.arg_max() or 0)
     row = first_row + index
-    shown = "" if value is None else str(value)
-    problem = (
-        _SHORT_YEAR
-        if short_year
-        else f"is not {_EXPECTED[column.type]}; fix the column's type in the catalog, or the data in F&O"
-    )
+    shown = "" if raw[index] is None else str(raw[index])
+    problem = _SHORT_YEAR if short is not None and short[index] else _problem(shown, column, values)
     raise PackageValueError(
         f"entity {entity!r}, column {column.name} ({column.type}), data row {row}: {shown!r} {problem}",
         entity=entity,
@@ -262,3 +274,27 @@ def _raise(
         row=row,
         value=shown,
     )
+
+
+def _problem(value: str, column: Column, values: ValueFormat) -> str:
+    """What is wrong with a refused ``value`` of ``column``, and the fix."""
+    fix = "fix the column's type in the catalog, or the data in F&O"
+    if column.type is ColumnType.ENUM:
+        members = column.members or ()
+        shown = ", ".join(members[:12]) + (f" and {len(members) - 12} more" if len(members) > 12 else "")
+        return (
+            f"is not a member of the enum as F&O's $metadata lists it ({shown}); the data project may "
+            "write enum labels instead of symbols (turn that off in its field mapping in F&O), or F&O "
+            "writes a member its $metadata does not list: declare the column in the catalog (a "
+            "declared enum column takes any text)"
+        )
+    if column.type is ColumnType.NOYES:
+        return f"is not Yes/No (or 1/0, true/false); {fix}"
+    fits = [name for name in locales_fitting(value, column.type) if name != values.name]
+    if fits:
+        fix = (
+            f"it is written in the {' or '.join(fits)} form: declare the language locale of the data "
+            "project's source data format (its regional settings in F&O) in the catalog, for the "
+            f"entity or under defaults, e.g. locale: {fits[0]}"
+        )
+    return f"is not {values.expected(column.type)}; {fix}"

@@ -28,11 +28,16 @@ class ExcelFile:
     """The entity sheet of an xlsx file: its header and string record batches.
 
     The sheet is ``sheet_name`` when given, else the label with spaces as underscores (what F&O
-    writes), else the first sheet. F&O's dummy "more than 255 characters" row is skipped.
+    writes), else the first sheet. F&O's dummy "more than 255 characters" row is skipped. F&O writes
+    every cell as text; a cell typed as a number is written with ``decimal_point`` (the data project's
+    locale's), one typed as a date in ISO form, so the locale's reader takes them as they are.
     """
 
-    def __init__(self, member: IO[bytes], *, label: str, sheet_name: str | None, where: str) -> None:
+    def __init__(
+        self, member: IO[bytes], *, label: str, sheet_name: str | None, where: str, decimal_point: str = "."
+    ) -> None:
         self._where = where
+        self._point = decimal_point
         try:
             self._book = openpyxl.load_workbook(io.BytesIO(member.read()), read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
@@ -56,7 +61,7 @@ class ExcelFile:
         chunk: list[list[str]] = []
         try:
             for values in self._rows:
-                row = [_text(v) for v in values[:width]]
+                row = [_text(v, self._point) for v in values[:width]]
                 row += [""] * (width - len(row))
                 if not any(row) or row[0].startswith(_DUMMY_PREFIX):
                     continue
@@ -85,13 +90,13 @@ def _batch(header: list[str], rows: list[list[str]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=header)
 
 
-def _text(value: object) -> str:
+def _text(value: object, point: str = ".") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, float):
-        return str(Decimal(repr(value))) if not value.is_integer() else str(int(value))
+        return str(Decimal(repr(value))).replace(".", point) if not value.is_integer() else str(int(value))
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):

@@ -12,7 +12,7 @@ from typing import IO, Self
 import polars as pl
 import pyarrow as pa
 
-from d365_assets.schema import EntitySchema
+from d365_assets.schema import EntitySchema, Locale
 
 from .archive import ZipLimits, open_archive, open_entry
 from .convert import ARROW_CONVERT, arrow_read_types, convert_frame, empty_frame, finish_frame, polars_dtype
@@ -21,6 +21,7 @@ from .drift import ColumnDrift, ColumnPlan, ExtraColumns, plan_columns
 from .errors import PackageError
 from .excel import ExcelFile
 from .formats import FileFormat, resolve_format
+from .locales import ValueFormat, value_format
 from .manifest import Manifest, ManifestEntity, PackageHeader, parse_manifest, parse_package_header
 from .xmlfile import XmlFile
 
@@ -110,10 +111,13 @@ class DataPackage:
         schema: EntitySchema,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         extra_columns: ExtraColumns = "error",
+        locale: Locale | None = None,
     ) -> pl.DataFrame:
         """The whole entity as one typed frame (see :meth:`iter_entity_batches` for the columns)."""
         frames = list(
-            self.iter_entity_batches(label, schema=schema, batch_rows=batch_rows, extra_columns=extra_columns)
+            self.iter_entity_batches(
+                label, schema=schema, batch_rows=batch_rows, extra_columns=extra_columns, locale=locale
+            )
         )
         if not frames:
             return empty_frame(
@@ -128,6 +132,7 @@ class DataPackage:
         schema: EntitySchema,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         extra_columns: ExtraColumns = "error",
+        locale: Locale | None = None,
     ) -> Iterator[pl.DataFrame]:
         """Typed frames of at most ``batch_rows`` rows; memory stays bounded by the batch size.
 
@@ -135,25 +140,34 @@ class DataPackage:
         columns (case-insensitive, any order). With ``"keep"``, frames hold the schema's columns
         (those the file lacks all NULL) and then the file's undeclared columns as text: the columns
         :meth:`open_entity` returns (with what differed).
+        Dates and numbers are read in the forms ``locale`` writes (None: ISO, or en-US with its
+        AM/PM clock; see :mod:`d365_assets.package.locales`).
         Raises :class:`PackageValueError` for a value that does not parse as its column's type.
         """
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
-        source = self._source(label)
+        values = value_format(locale)
+        source = self._source(label, values)
         if not source.header:
             return
         plan = plan_columns(source.header, schema, where=source.where, extra_columns=extra_columns)
-        yield from _typed_batches(source, plan, batch_rows=batch_rows)
+        yield from _typed_batches(source, plan, batch_rows=batch_rows, values=values)
 
     def open_entity(
-        self, label: str, *, schema: EntitySchema, batch_rows: int = DEFAULT_BATCH_ROWS
+        self,
+        label: str,
+        *,
+        schema: EntitySchema,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        locale: Locale | None = None,
     ) -> EntityFile:
         """The entity's file matched to ``schema`` once: header, drift, effective schema and batches.
 
         Extra file columns are kept (as text) and missing schema columns come back NULL, as with
         ``extra_columns="keep"``; the file is opened once (an Excel workbook is loaded once). When the
         zip lacks the file the manifest names (F&O may leave it out of an export without rows), the
-        entity file comes back without a header and with ``in_package`` False.
+        entity file comes back without a header and with ``in_package`` False. Dates and numbers are
+        read in the forms ``locale`` writes, as by :meth:`iter_entity_batches`.
         """
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
@@ -163,7 +177,8 @@ class DataPackage:
             return EntityFile(
                 entity.entity_name, where, (), ColumnDrift(), schema, iter(()), in_package=False
             )
-        source = self._source(label)
+        values = value_format(locale)
+        source = self._source(label, values)
         if not source.header:
             return EntityFile(source.entity, source.where, (), ColumnDrift(), schema, iter(()))
         plan = plan_columns(source.header, schema, where=source.where, extra_columns="keep")
@@ -173,10 +188,10 @@ class DataPackage:
             header=tuple(source.header),
             drift=plan.drift,
             schema=plan.effective,
-            _batches=_typed_batches(source, plan, batch_rows=batch_rows),
+            _batches=_typed_batches(source, plan, batch_rows=batch_rows, values=values),
         )
 
-    def _source(self, label: str) -> _Source:
+    def _source(self, label: str, values: ValueFormat) -> _Source:
         """The entity's file, opened for its header; batches are read on demand."""
         entity = self.entity(label)
         fmt = resolve_format(entity.source_format, entity=entity.entity_name, formats=self._formats)
@@ -188,7 +203,13 @@ class DataPackage:
 
         if fmt.kind == "excel":
             with open_member() as member:
-                excel = ExcelFile(member, label=entity.entity_name, sheet_name=entity.sheet_name, where=where)
+                excel = ExcelFile(
+                    member,
+                    label=entity.entity_name,
+                    sheet_name=entity.sheet_name,
+                    where=where,
+                    decimal_point=values.decimal_point,
+                )
             return _Source(entity.entity_name, where, excel.header, excel.batches)
         if fmt.kind == "xml":
             xml = XmlFile(open_member, fields=entity.fields, where=where)
@@ -264,26 +285,33 @@ class _Source:
     """Set for delimited files, which have the typed fast path."""
 
 
-def _typed_batches(source: _Source, plan: ColumnPlan, *, batch_rows: int) -> Iterator[pl.DataFrame]:
+def _typed_batches(
+    source: _Source, plan: ColumnPlan, *, batch_rows: int, values: ValueFormat
+) -> Iterator[pl.DataFrame]:
     """The source's typed frames: the delimited fast path, or the text converter (Excel, XML)."""
     if source.delimited is not None:
-        return _typed_delimited(source.delimited, plan, entity=source.entity, batch_rows=batch_rows)
-    return _typed(source.batches(batch_rows), plan, entity=source.entity, batch_rows=batch_rows)
+        return _typed_delimited(
+            source.delimited, plan, entity=source.entity, batch_rows=batch_rows, values=values
+        )
+    return _typed(
+        source.batches(batch_rows), plan, entity=source.entity, batch_rows=batch_rows, values=values
+    )
 
 
 def _typed(
-    batches: Iterator[pa.RecordBatch], plan: ColumnPlan, *, entity: str, batch_rows: int
+    batches: Iterator[pa.RecordBatch], plan: ColumnPlan, *, entity: str, batch_rows: int, values: ValueFormat
 ) -> Iterator[pl.DataFrame]:
     """Text batches (Excel, XML) typed by the per-column converter."""
     next_row = 1
     for table in _rebatch(batches, batch_rows):
         text = _frame(table, plan)
-        yield _with_missing(convert_frame(text, plan.read, entity=entity, first_row=next_row), plan)
+        frame = convert_frame(text, plan.read, entity=entity, first_row=next_row, values=values)
+        yield _with_missing(frame, plan)
         next_row += table.num_rows
 
 
 def _typed_delimited(
-    delimited: DelimitedFile, plan: ColumnPlan, *, entity: str, batch_rows: int
+    delimited: DelimitedFile, plan: ColumnPlan, *, entity: str, batch_rows: int, values: ValueFormat
 ) -> Iterator[pl.DataFrame]:
     """Delimited batches typed by the CSV parser where it can, finished by :func:`finish_frame`.
 
@@ -293,13 +321,18 @@ def _typed_delimited(
     text: frozenset[str] = frozenset()
     done = 0
     while True:
-        types = arrow_read_types(plan.read, text=text)
+        types = arrow_read_types(plan.read, text=text, values=values)
         file_types = {file: types[name] for file, name in plan.rename.items()}
         try:
             batches = delimited.batches(file_types, skip_rows=done, convert=ARROW_CONVERT)
             for table in _rebatch(batches, batch_rows):
                 frame = finish_frame(
-                    _frame(table, plan), plan.read, text=text, entity=entity, first_row=done + 1
+                    _frame(table, plan),
+                    plan.read,
+                    text=text,
+                    entity=entity,
+                    first_row=done + 1,
+                    values=values,
                 )
                 yield _with_missing(frame, plan)
                 done += table.num_rows

@@ -153,20 +153,31 @@ class FoClient:
 # -- independent package reading ---------------------------------------------------------------
 
 _US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2}) (AM|PM)$")
+_DAY_FIRST = re.compile(r"^(\d{2})([/.])(\d{2})\2(\d{4}) (\d{2}):(\d{2}):(\d{2})$")
 _DECIMAL = re.compile(r"^-?\d+\.\d{6}$")
+_GERMAN_DECIMAL = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d{6}$")
 
 
-def _parse_datetime(text: str) -> dt.datetime:
-    match = _US.match(text)
-    if match is None:
-        return dt.datetime.fromisoformat(text)
-    month, day, year, hour, minute, second, half = match.groups()
-    h = int(hour) % 12 + (12 if half == "PM" else 0)
-    return dt.datetime(int(year), int(month), int(day), h, int(minute), int(second))
+def _parse_datetime(text: str, locale: str) -> dt.datetime:
+    match = _US.match(text) if locale in ("en-US", "") else None
+    if match is not None:
+        month, day, year, hour, minute, second, half = match.groups()
+        h = int(hour) % 12 + (12 if half == "PM" else 0)
+        return dt.datetime(int(year), int(month), int(day), h, int(minute), int(second))
+    match = _DAY_FIRST.match(text) if locale in ("en-GB", "de-DE") else None
+    if match is not None:
+        day, separator, month, year, hour, minute, second = match.groups()
+        assert separator == ("/" if locale == "en-GB" else "."), text
+        return dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    assert locale in ("ISO", ""), text
+    return dt.datetime.fromisoformat(text)
 
 
-def parse_value(kind: str, text: str) -> object:
-    """Parse one data-file field the way a loader would (1900-01-01 means no date)."""
+def parse_value(kind: str, text: str, locale: str = "") -> object:
+    """Parse one data-file field the way a loader would (1900-01-01 means no date).
+
+    ``locale``: the data project's (``ISO``, ``en-US``, ``en-GB``, ``de-DE``); ``""`` takes ISO or en-US.
+    """
     if kind in ("string", "enum"):
         return text
     if kind == "noyes":
@@ -174,10 +185,13 @@ def parse_value(kind: str, text: str) -> object:
         return text == "Yes"
     if kind == "integer":
         return int(text)
+    if kind == "decimal" and locale == "de-DE":
+        assert _GERMAN_DECIMAL.match(text), text
+        return Decimal(text.replace(".", "").replace(",", "."))
     if kind == "decimal":
         assert _DECIMAL.match(text), text
         return Decimal(text)
-    stamp = _parse_datetime(text)
+    stamp = _parse_datetime(text, locale)
     if stamp.date() == dt.date(1900, 1, 1):
         return None
     if kind == "date":
@@ -192,20 +206,22 @@ def read_package(data: bytes) -> tuple[zipfile.ZipFile, dict[str, bytes]]:
     return archive, {name: archive.read(name) for name in archive.namelist()}
 
 
-def data_rows(raw: bytes, *, encoding: str) -> tuple[list[str], list[list[str]]]:
+def data_rows(raw: bytes, *, encoding: str, delimiter: str = ",") -> tuple[list[str], list[list[str]]]:
     """Decode a data file (BOM checked by the caller) into header and rows with stdlib csv."""
     text = raw.decode(encoding)
     assert text.startswith("\ufeff")
-    reader = csv.reader(io.StringIO(text[1:], newline=""))
+    reader = csv.reader(io.StringIO(text[1:], newline=""), delimiter=delimiter)
     rows = list(reader)
     return rows[0], rows[1:]
 
 
-def typed_rows(entity: str, header: list[str], rows: list[list[str]]) -> list[dict[str, object]]:
-    """Rows as typed dicts, using the catalog's column types."""
+def typed_rows(
+    entity: str, header: list[str], rows: list[list[str]], *, locale: str = ""
+) -> list[dict[str, object]]:
+    """Rows as typed dicts, using the catalog's column types and the data project's locale."""
     kinds = shipped_entry(entity)["columns"]
     return [
-        {name: parse_value(kinds[name], value) for name, value in zip(header, row, strict=True)}
+        {name: parse_value(kinds[name], value, locale) for name, value in zip(header, row, strict=True)}
         for row in rows
     ]
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from defusedxml import ElementTree as ET
 
 from d365_assets.emulator import Emulator
 
@@ -210,3 +211,41 @@ def test_count_is_as_strict_as_fo(client: FoClient, emulator: Emulator) -> None:
     assert get("CustomersV3/$count?$filter=dataAreaId eq 'demf'").text == "0", "not the default company"
     assert get("CustomersV3/$count?cross-company=true&$filter=dataAreaId eq 'demf'").text == str(demf)
     assert get("CustomersV3/$count?cross-company=TRUE&$filter=dataAreaId eq 'DEMF'").text == str(demf)
+
+
+def test_metadata_lists_the_enum_members_of_every_symbol_written(
+    client: FoClient, emulator: Emulator
+) -> None:
+    """Each enum property's type lists its members, as F&O's $metadata does; the rows only use them."""
+    headers = {"Authorization": f"Bearer {client.token()}"}
+    response = client.http.get(f"{emulator.environment_url}/data/$metadata", headers=headers)
+    assert response.status_code == 200
+    edm = "{http://docs.oasis-open.org/odata/ns/edm}"
+    schema = ET.fromstring(response.content).find(f"*/{edm}Schema")
+    assert schema is not None
+    members = {
+        f"Microsoft.Dynamics.DataEntities.{enum.get('Name')}": [
+            m.get("Name") for m in enum.findall(f"{edm}Member")
+        ]
+        for enum in schema.findall(f"{edm}EnumType")
+    }
+    assert members["Microsoft.Dynamics.DataEntities.NoYes"] == ["No", "Yes"]
+    emulator.advance_activity(2)
+    checked = 0
+    for entity_set in schema.iter(f"{edm}EntitySet"):
+        name = entity_set.get("Name", "")
+        entity_type = schema.find(
+            f"{edm}EntityType[@Name='{entity_set.get('EntityType', '').rsplit('.', 1)[-1]}']"
+        )
+        assert entity_type is not None
+        enums = {
+            p.get("Name", "").upper(): members[p.get("Type", "")]
+            for p in entity_type.findall(f"{edm}Property")
+            if p.get("Type", "") in members and not p.get("Type", "").endswith(".NoYes")
+        }
+        company = "USMF" if entity_type.find(f"{edm}Property[@Name='dataAreaId']") is not None else None
+        for row in emulator.source_rows(name, company):
+            for column, allowed in enums.items():
+                assert row[column] in allowed, (name, column, row[column])
+                checked += 1
+    assert checked > 1000

@@ -7,6 +7,8 @@ import hashlib
 import time
 from pathlib import Path
 
+from defusedxml import ElementTree as ET
+
 from d365_assets.emulator import Emulator
 
 from .helpers import FoClient, small_config
@@ -28,10 +30,11 @@ def test_expired_and_tampered_sas_are_403(state_dir: Path) -> None:
         expired = fo.http.get(url)
         assert expired.status_code == 403
         assert expired.headers["x-ms-error-code"] == "AuthenticationFailed"
-        text = expired.text
-        assert text.startswith(
-            '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code>'
+        assert expired.headers["content-type"] == "application/xml"
+        assert expired.content.startswith(  # Azure Storage's error XML starts with a UTF-8 BOM
+            b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code>'
         )
+        text = expired.content.decode("utf-8-sig")
         assert "Server failed to authenticate the request." in text
         assert "Signature not valid in the specified time frame: Start [" in text
         assert "Current [" in text
@@ -67,6 +70,10 @@ def test_blob_gone_after_retention(state_dir: Path) -> None:
         gone = fo.http.get(url)
         assert gone.status_code == 404
         assert gone.headers["x-ms-error-code"] == "BlobNotFound"
+        error = ET.fromstring(gone.content)  # bytes: the parser takes the BOM and the declaration
+        assert gone.content[:3] == b"\xef\xbb\xbf"
+        assert error.findtext("Code") == "BlobNotFound"
+        assert error.findtext("Message", "").startswith("The specified blob does not exist.\nRequestId:")
 
 
 def test_the_blob_md5_as_azure_sends_it(client: FoClient) -> None:

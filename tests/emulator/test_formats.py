@@ -16,7 +16,8 @@ import openpyxl
 import pytest
 
 from d365_assets.emulator import Emulator
-from d365_assets.package import ColumnDrift, DataPackage, PackageError
+from d365_assets.package import ColumnDrift, DataPackage, PackageError, PackageValueError
+from d365_assets.schema import Locale
 from tests.support.catalog import CATALOG
 from tests.support.environment import client_for
 
@@ -69,6 +70,35 @@ def test_each_format_reads_back_exactly(emu: Emulator, tmp_path: Path, project: 
     assert frame.height == len(expected) > 0
     key = entity.natural_key
     assert sort_rows(frame.to_dicts(), key) == sort_rows(expected, key)
+
+
+LOCALE_VARIANTS = [
+    ("D365A-SalesOrderHeadersV2-Full", "SalesOrderHeadersV2", Locale.EN_US),
+    ("D365A-SalesOrderHeadersV2-EnGb", "SalesOrderHeadersV2", Locale.EN_GB),
+    ("D365A-SalesOrderLinesV2-DeDe-Full", "SalesOrderLinesV2", Locale.DE_DE),
+    ("D365A-GeneralJournalAccountEntries-DeDe", "GeneralJournalAccountEntries", Locale.DE_DE),
+    ("D365A-SalesOrderLinesV2-Full", "SalesOrderLinesV2", Locale.ISO),
+]
+
+
+@pytest.mark.parametrize(("project", "collection", "locale"), LOCALE_VARIANTS)
+def test_each_locale_reads_back_exactly_and_only_as_declared(
+    emu: Emulator, tmp_path: Path, project: str, collection: str, locale: Locale
+) -> None:
+    entity = CATALOG.entity(collection)
+    path = export(emu, project, "USMF", tmp_path)
+    with DataPackage.open(path) as package:
+        frame = package.read_entity(entity.label, schema=entity.schema, locale=locale)
+        # ISO dates read under every locale (and ISO's numbers in en-US and en-GB); other forms
+        # only under their own locale
+        others = [o for o in Locale if o is not locale and (locale is not Locale.ISO or o is Locale.DE_DE)]
+        for other in others:
+            with pytest.raises(
+                PackageValueError, match=rf"it is written in the ([^ ]+ or )*{locale}( or [^ ]+)* form"
+            ):
+                package.read_entity(entity.label, schema=entity.schema, locale=other)
+    key = entity.natural_key
+    assert sort_rows(frame.to_dicts(), key) == sort_rows(emu.source_rows(collection, "USMF"), key)
 
 
 def _members(path: Path) -> dict[str, bytes]:
@@ -176,3 +206,16 @@ def test_drift_settings_survive_the_recorded_configuration(tmp_path: Path) -> No
         small_config(dropped_columns={"CustomersV3": ("CUSTOMERACCOUNT",)})
     with pytest.raises(ValueError, match="new upper-case name"):
         small_config(extra_columns={"CustomersV3": {"NAMEALIAS": "string"}})
+
+
+def test_project_locales_survive_the_recorded_configuration() -> None:
+    from d365_assets.emulator import DataProject
+    from d365_assets.emulator.config import config_from_dict, config_to_dict
+
+    german = DataProject("P", "Customers V3", "SEMICOLON-Unicode", locale="de-DE", enum_labels=True)
+    config = small_config(extra_projects={"P": german})
+    assert config_from_dict(json.loads(json.dumps(config_to_dict(config)))) == config
+    recorded = {"extra_projects": {"P": {"name": "P", "entity": "Customers V3", "date_style": "en-us"}}}
+    assert config_from_dict(recorded).extra_projects["P"].locale == "en-US"  # recorded before locales
+    with pytest.raises(ValueError, match="locale must be one of"):
+        DataProject("P", "Customers V3", locale="fr-FR")  # type: ignore[arg-type]

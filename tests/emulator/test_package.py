@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -54,10 +55,13 @@ def test_csv_unicode_package_matches_source(client: FoClient, emulator: Emulator
     assert entity.findtext(f"{NS}InputFilePath") == "Customers V3.csv"
     assert entity.findtext(f"{NS}SourceFormat") == "CSV-Unicode"
     assert entity.findtext(f"{NS}DefaultRefreshType") == "FullPush"
+    assert entity.findtext(f"{NS}RunBusinessLogic") == "true"
+    assert entity.findtext(f"{NS}RunBusinessValidation") == "true"
     columns = list(shipped_entry("CustomersV3")["columns"])
     maps = entity.findall(f"{NS}EntityMapList/{NS}EntityMap")
-    assert [m.findtext(f"{NS}XMLField") for m in maps] == columns
-    assert [m.findtext(f"{NS}EntityField") for m in maps] == columns
+    # F&O lists the field maps alphabetically, not in the file's column order (see head below)
+    assert [m.findtext(f"{NS}XMLField") for m in maps] == sorted(columns) != columns
+    assert [m.findtext(f"{NS}EntityField") for m in maps] == sorted(columns)
 
     raw = files["Customers V3.csv"]
     assert raw[:2] == b"\xff\xfe"
@@ -121,3 +125,54 @@ def test_dates_en_us_and_empty_dates(client: FoClient, emulator: Emulator) -> No
     assert {row["MAINACCOUNT"] for row in gl} <= accounts
     assert any(row["ACCOUNTINGCURRENCYAMOUNT"] < 0 for row in gl)
     assert any(row["DOCUMENTDATE"] is None for row in gl)
+
+
+@pytest.mark.parametrize(
+    ("project", "entity", "locale", "delimiter", "encoding", "sample"),
+    [
+        ("D365A-SalesOrderHeadersV2-Full", "SalesOrderHeadersV2", "en-US", ",", "utf-16-le", r" [AP]M$"),
+        ("D365A-SalesOrderHeadersV2-EnGb", "SalesOrderHeadersV2", "en-GB", ",", "utf-16-le", r"^\d\d/\d\d/"),
+        (
+            "D365A-SalesOrderLinesV2-DeDe-Full",
+            "SalesOrderLinesV2",
+            "de-DE",
+            ";",
+            "utf-16-le",
+            r"^\d\d\.\d\d\.",
+        ),
+        (
+            "D365A-GeneralJournalAccountEntries-DeDe",
+            "GeneralJournalAccountEntries",
+            "de-DE",
+            ",",
+            "utf-8",
+            r",",
+        ),
+        ("D365A-VendorsV2", "VendorsV2", "ISO", ",", "utf-16-le", r"^-?\d+\.\d{6}$"),
+    ],
+)
+def test_each_locale_writes_its_dates_and_numbers(
+    client: FoClient,
+    emulator: Emulator,
+    project: str,
+    entity: str,
+    locale: str,
+    delimiter: str,
+    encoding: str,
+    sample: str,
+) -> None:
+    """An independent parser of the locale's forms reads each file back to F&O's rows."""
+    _, data = client.export_package(project, "USMF")
+    _, files = read_package(data)
+    label = shipped_entry(entity)["label"]
+    head, rows = data_rows(files[f"{label}.csv"], encoding=encoding, delimiter=delimiter)
+    assert typed_rows(entity, head, rows, locale=locale) == emulator.source_rows(entity, "USMF")
+    kinds = shipped_entry(entity)["columns"]
+    shown = {
+        kinds[name] for row in rows for name, value in zip(head, row, strict=True) if re.search(sample, value)
+    }
+    assert shown & {"date", "datetime", "decimal"}, "the locale's form is in the file"
+    if locale == "de-DE":
+        amounts = [v for row in rows for name, v in zip(head, row, strict=True) if kinds[name] == "decimal"]
+        assert any("." in v for v in amounts), "thousands are grouped with a point"
+        assert all(v.count(",") == 1 for v in amounts)

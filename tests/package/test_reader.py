@@ -15,18 +15,24 @@ from d365_assets.package import (
     PackageError,
     PackageValueError,
 )
-from d365_assets.schema import EntitySchema
+from d365_assets.schema import EntitySchema, Locale
 
 from .builders import EntityFile, csv_text, make_package, unicode_csv, utf8_csv
 from .sample import HEADER, ROWS, SCHEMA, assert_typed
 
 
 def read(
-    tmp_path: Path, data: bytes, *, fmt: str = "CSV-Unicode", schema: EntitySchema = SCHEMA, **kw
+    tmp_path: Path,
+    data: bytes,
+    *,
+    fmt: str = "CSV-Unicode",
+    schema: EntitySchema = SCHEMA,
+    locale: Locale | None = None,
+    **kw,
 ) -> pl.DataFrame:
     path = make_package(tmp_path / "p.zip", [EntityFile("Customers V3", data, source_format=fmt)])
     with DataPackage.open(path, **kw) as package:
-        return package.read_entity("Customers V3", schema=schema)
+        return package.read_entity("Customers V3", schema=schema, locale=locale)
 
 
 def test_csv_unicode(tmp_path: Path) -> None:
@@ -81,23 +87,24 @@ def test_exact_decimals(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
+    ("value", "expected", "locale"),
     [
-        ("2026-03-01", dt.date(2026, 3, 1)),
-        ("3/1/2026", dt.date(2026, 3, 1)),
-        ("03/01/2026", dt.date(2026, 3, 1)),
-        ("3/1/2026 12:00:00 AM", dt.date(2026, 3, 1)),
-        ("2026-03-01T00:00:00", dt.date(2026, 3, 1)),
-        ("1900-01-01", None),
-        ("1/1/1900", None),
-        ("1/1/1900 12:00:00 AM", None),
-        ("1900-01-01T00:00:00", None),
-        ("", None),
+        ("2026-03-01", dt.date(2026, 3, 1), None),
+        ("3/1/2026", dt.date(2026, 3, 1), Locale.EN_US),  # without a time: only when en-US is declared
+        ("03/01/2026", dt.date(2026, 3, 1), Locale.EN_US),
+        ("3/1/2026 12:00:00 AM", dt.date(2026, 3, 1), None),
+        ("2026-03-01T00:00:00", dt.date(2026, 3, 1), None),
+        ("1900-01-01", None, None),
+        ("1/1/1900", None, Locale.EN_US),
+        ("1/1/1900 12:00:00 AM", None, None),
+        ("1900-01-01T00:00:00", None, None),
+        ("", None, None),
     ],
 )
-def test_date_forms(tmp_path: Path, value: str, expected: dt.date | None) -> None:
+def test_date_forms(tmp_path: Path, value: str, expected: dt.date | None, locale: Locale | None) -> None:
     schema = EntitySchema.of([("D", "date")])
-    assert read(tmp_path, unicode_csv([["D"], [value]]), schema=schema)["D"].to_list() == [expected]
+    data = unicode_csv([["D"], [value]])
+    assert read(tmp_path, data, schema=schema, locale=locale)["D"].to_list() == [expected]
 
 
 @pytest.mark.parametrize(
@@ -109,7 +116,6 @@ def test_date_forms(tmp_path: Path, value: str, expected: dt.date | None) -> Non
         ("2026-03-01T14:05:00.250", dt.datetime(2026, 3, 1, 14, 5, 0, 250000)),
         ("3/1/2026 2:05:00 PM", dt.datetime(2026, 3, 1, 14, 5)),
         ("3/1/2026 12:00:00 AM", dt.datetime(2026, 3, 1)),
-        ("3/1/2026", dt.datetime(2026, 3, 1)),
         ("2026-03-01", dt.datetime(2026, 3, 1)),
         ("1/1/1900 12:00:00 AM", None),
         ("1900-01-01 00:00:00", None),

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from d365_assets.package import DataPackage, PackageError, PackageValueError
-from d365_assets.schema import EntitySchema
+from d365_assets.schema import EntitySchema, Locale
 
 from .builders import EntityFile, make_package, unicode_csv, utf8_csv, xlsx
 
@@ -26,9 +26,11 @@ def _package(tmp_path: Path, data: bytes, fmt: str = "CSV", **kw) -> Path:
     return make_package(tmp_path / "p.zip", [entity])
 
 
-def _read(tmp_path: Path, data: bytes, schema: EntitySchema, fmt: str = "CSV", **kw) -> pl.DataFrame:
+def _read(
+    tmp_path: Path, data: bytes, schema: EntitySchema, fmt: str = "CSV", locale: Locale | None = None, **kw
+) -> pl.DataFrame:
     with DataPackage.open(_package(tmp_path, data, fmt, **kw)) as package:
-        return package.read_entity("E", schema=schema)
+        return package.read_entity("E", schema=schema, locale=locale)
 
 
 def _encode(text: str, fmt: str) -> bytes:
@@ -36,6 +38,7 @@ def _encode(text: str, fmt: str) -> bytes:
 
 
 # -- a year is written with 4 digits ---------------------------------------------------------
+# (in en-US, which also writes dates without a time: 3/1/2026)
 
 
 @pytest.mark.parametrize("value", ["3/1/26", "3/1/26 12:00:00 AM", "3/1/026", "26-03-01", "3/1/26 2:05 PM"])
@@ -46,7 +49,7 @@ def test_a_two_digit_year_is_refused(tmp_path: Path, value: str, kind: str, fmt:
     rows = [["ID", "D"], ["a", "3/1/2026"], ["b", ""], ["c", value], ["d", "2026-03-01"]]
     data = utf8_csv(rows) if fmt == "CSV" else unicode_csv(rows)
     with pytest.raises(PackageValueError) as info:
-        _read(tmp_path, data, schema, fmt)
+        _read(tmp_path, data, schema, fmt, locale=Locale.EN_US)
     error = info.value
     assert (error.entity, error.column, error.row, error.value) == ("E", "D", 3, value)
     assert "a 4-digit year is required" in str(error)
@@ -54,7 +57,7 @@ def test_a_two_digit_year_is_refused(tmp_path: Path, value: str, kind: str, fmt:
 
 
 def test_a_two_digit_year_late_in_a_large_file_is_refused_with_its_row(tmp_path: Path) -> None:
-    """The parser typed the earlier batches itself; the batch holding the short year is read
+    """The earlier batches come back typed; the batch holding the short year is read
     again as text, and the row number counts from the file's start."""
     schema = EntitySchema.of([("N", "integer"), ("D", "date"), ("T", "datetime")])
     rows = [["N", "D", "T"]] + [[str(i), "3/1/2026", "3/1/2026 2:05:00 PM"] for i in range(1, 5001)]
@@ -62,7 +65,7 @@ def test_a_two_digit_year_late_in_a_large_file_is_refused_with_its_row(tmp_path:
     path = _package(tmp_path, utf8_csv(rows))
     frames = []
     with DataPackage.open(path) as package, pytest.raises(PackageValueError) as info:
-        frames.extend(package.iter_entity_batches("E", schema=schema, batch_rows=500))
+        frames.extend(package.iter_entity_batches("E", schema=schema, batch_rows=500, locale=Locale.EN_US))
     assert (info.value.column, info.value.row, info.value.value) == ("T", 4321, "3/1/26 2:05:00 PM")
     assert [f.height for f in frames] == [500] * 8  # rows before the bad batch were returned typed
     assert frames[0]["D"][0] == dt.date(2026, 3, 1)
@@ -72,7 +75,7 @@ def test_a_two_digit_year_in_xml_is_refused(tmp_path: Path) -> None:
     data = b"<Document><R><ID>a</ID><D>2026-03-01</D></R><R><ID>b</ID><D>1/2/99</D></R></Document>"
     schema = EntitySchema.of([("ID", "string"), ("D", "date")])
     with pytest.raises(PackageValueError, match="4-digit year") as info:
-        _read(tmp_path, data, schema, "XML-Element", file_name="E.xml", fields=("ID", "D"))
+        _read(tmp_path, data, schema, "XML-Element", Locale.EN_US, file_name="E.xml", fields=("ID", "D"))
     assert (info.value.row, info.value.value) == (2, "1/2/99")
 
 
@@ -87,7 +90,9 @@ def test_a_two_digit_year_in_xml_is_refused(tmp_path: Path) -> None:
 )
 def test_four_digit_years_still_read(tmp_path: Path, value: str, expected: dt.date) -> None:
     schema = EntitySchema.of([("D", "date")])
-    assert _read(tmp_path, utf8_csv([["D"], [value]]), schema)["D"].to_list() == [expected]
+    assert _read(tmp_path, utf8_csv([["D"], [value]]), schema, locale=Locale.EN_US)["D"].to_list() == [
+        expected
+    ]
 
 
 # -- a quote left open at the end of the file ---------------------------------------------------
