@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from d365_assets.catalog import CatalogError, EntityConfig
-from d365_assets.fo import D365Client, D365Error, ExportedPackage, ExportFailedError, PackageDownloadError
+from d365_assets.fo import (
+    ApiError,
+    D365Client,
+    D365Error,
+    ExecutionStatus,
+    ExportedPackage,
+    ExportFailedError,
+    PackageDownloadError,
+)
 from d365_assets.package import (
     ColumnDrift,
     DataPackage,
@@ -48,6 +56,9 @@ class RefreshOutcome:
     """After a full load: F&O's own count (OData ``$count``), or the error text when F&O did not tell."""
     drift: ColumnDrift = field(default_factory=ColumnDrift)
     """Columns the entity file has beyond the catalog's (added) and catalog columns it lacks (missing)."""
+    reconcile_reason: str | None = None
+    """Why the next refresh of this table and company reloads it in full, or None: e.g. F&O left rows
+    out of this export (it ended PartiallySucceeded), so only a full export makes the table whole."""
 
 
 def refresh_entity(
@@ -69,9 +80,9 @@ def refresh_entity(
     the load, never while waiting on F&O. Every export is noted in ``spool`` as soon as F&O accepts
     it; one that an earlier refresh did not finish loading is completed and loaded first (or, with
     ``discard_held``, set aside unloaded). A delta that can no longer be completed (its package
-    expired or is damaged, or it was discarded) turns this refresh, and every one after it until a
-    full load commits, into a reconcile. Every load is checked whole before it commits; ``guard``
-    says how much of a company's rows a full load may remove.
+    expired, damaged, discarded, cut short by F&O, or perhaps started unnoticed) turns this refresh,
+    and every one after it until a full load commits, into a reconcile. Every load is checked whole
+    before it commits; ``guard`` says how much of a company's rows a full load may remove.
     """
     if entity.company_specific and company is None:
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
@@ -84,14 +95,13 @@ def refresh_entity(
         if slot.reconcile_reason and mode is RefreshMode.DELTA:
             logger.warning("%s %s: reloading in full: %s", entity.name, who, slot.reconcile_reason)
             mode = RefreshMode.FULL  # only a full export makes the table whole again
-        execution_id = client.export_to_package(
-            data_project=_project(entity, mode), legal_entity=company or entity.companies[0]
-        )
-        export = slot.note(execution_id=execution_id, mode=mode)
-        package = client.complete_export(execution_id=execution_id, destination=export.path)
+        export = run.start_export(mode)
+        package = client.complete_export(execution_id=export.execution_id, destination=export.path)
+        export = run.take_partial(export, package)
         clock = time.perf_counter()
         load, package_rows, drift = run.load_fresh(export)
         seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
+        reconcile_reason = slot.reconcile_reason
     logger.info(
         "%s %s: %d package rows, %d inserted, %d updated, %d deleted (execution %s)",
         entity.name, who, package_rows, load.rows_inserted, load.rows_updated,
@@ -100,15 +110,16 @@ def refresh_entity(
     return RefreshOutcome(
         entity=entity,
         company=company,
-        mode=mode,
+        mode=export.mode,
         package=package,
         load=load,
         package_rows=package_rows,
         seconds=seconds,
         summary_url=_summary_url(client, package.execution_id),
-        fo_row_count=_fo_row_count(client, entity, company) if mode is RefreshMode.FULL else None,
+        fo_row_count=_fo_row_count(client, entity, company) if export.mode is RefreshMode.FULL else None,
         replayed=tuple(replayed),
         drift=drift,
+        reconcile_reason=reconcile_reason,
     )
 
 
@@ -127,6 +138,40 @@ class _Refresh:
     @property
     def who(self) -> str:
         return self.company or "shared"
+
+    def start_export(self, mode: RefreshMode) -> SpooledExport:
+        """``ExportToPackage`` for this table and company, noted in the slot as soon as F&O accepts it.
+
+        When F&O may have started a delta without telling (the call's answer was lost and F&O could
+        not confirm it), its changes may never arrive: the next refresh reloads in full.
+        """
+        try:
+            execution_id = self.client.export_to_package(
+                data_project=_project(self.entity, mode),
+                legal_entity=self.company or self.entity.companies[0],
+            )
+        except ApiError as exc:
+            if exc.unanswered and mode is RefreshMode.DELTA:
+                self.slot.require_reconcile(reason=f"a delta export may have started unnoticed: {exc}")
+            raise
+        return self.slot.note(execution_id=execution_id, mode=mode)
+
+    def take_partial(self, export: SpooledExport, package: ExportedPackage) -> SpooledExport:
+        """The export to load: a PartiallySucceeded one lacks the rows F&O failed to export.
+
+        So it never removes rows (a full one is loaded as an upsert), and the next refresh reloads the
+        table in full, as a delta's missing changes would otherwise be lost.
+        """
+        if package.status is not ExecutionStatus.PARTIALLY_SUCCEEDED:
+            return export
+        said = "; ".join(package.warnings) or "F&O gave no messages"
+        reason = f"execution {export.execution_id} partially succeeded, without the rows F&O failed ({said})"
+        self.slot.require_reconcile(reason=reason)
+        logger.warning("%s %s: %s; loading what arrived, reloading in full next time",
+                       self.entity.name, self.who, reason)  # fmt: skip
+        if export.mode is RefreshMode.FULL:
+            return self.slot.note(execution_id=export.execution_id, mode=RefreshMode.DELTA)
+        return export
 
     def replay_pending(self, *, discard: bool) -> list[LoadResult]:
         """Load (or, with ``discard``, set aside) what earlier refreshes left; returns the loads."""
@@ -165,7 +210,10 @@ class _Refresh:
         """Complete and load an export an earlier refresh left behind; None when nothing can be loaded."""
         if not pending.downloaded:
             try:
-                self.client.complete_export(execution_id=pending.execution_id, destination=pending.path)
+                package = self.client.complete_export(
+                    execution_id=pending.execution_id, destination=pending.path
+                )
+                pending = self.take_partial(pending, package)
             except (ExportFailedError, PackageDownloadError) as exc:
                 if isinstance(exc, PackageDownloadError) and not exc.package_gone:
                     raise  # worth another try next time: the note stays

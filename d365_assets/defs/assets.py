@@ -147,4 +147,6 @@ def materialization_metadata(outcome: RefreshOutcome, *, database: str) -> dict[
         metadata["d365/upstream_missing_columns"] = ", ".join(outcome.drift.missing)
     if outcome.package.warnings:
         metadata["d365/warnings"] = dg.MetadataValue.json(list(outcome.package.warnings))
+    if outcome.reconcile_reason:
+        metadata["d365/next_refresh_full"] = outcome.reconcile_reason
     return metadata
