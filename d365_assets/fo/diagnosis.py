@@ -37,11 +37,11 @@ _STATUS_ACTION = "GetExecutionSummaryStatus"
 _SIZE_LIMIT = (
     "if F&O's messages speak of the file size: DMF limits an exported file to 256 MB by default, and "
     "to 5 GB once Azure Storage is set up for it in Data management > Framework parameters; set that "
-    "up, or make the export smaller (a filter on the data project, or one project per company)"
+    "up, or make the export smaller (a filter on the data project)"
 )
 _ENDED = {
     ExecutionStatus.FAILED: (
-        "F&O's messages above say why: fix the data project or its data and export again; " + _SIZE_LIMIT
+        "fix what F&O's messages point at (the data project or its data) and export again; " + _SIZE_LIMIT
     ),
     ExecutionStatus.CANCELED: (
         "the job was canceled in F&O (by a user, or its batch job was ended): export again, and if it "
