@@ -10,7 +10,8 @@ Paths per package (GeneralJournalAccountEntries, CSV and CSV-Unicode):
   baseline  extract the entity file to disk, then DuckDB read_csv with explicit types
   floor     inflate the entity file out of the zip and discard it (zlib is single-threaded)
 Plus: a delta changing ~1% of the largest table against its full reload, the fixed overhead of one
-materialization of a 10-row entity, and the download rate against a plain httpx stream.
+materialization of a 10-row entity, the download rate against a plain httpx stream, and how soon the
+client notices a finished export (from Succeeded to its download starting, with the default polling).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -180,7 +182,7 @@ def _plain_download_rate(client, emulator, project: str, folder: Path) -> float:
 # -- the run ---------------------------------------------------------------------------------
 
 
-def run(sizes: list[int], work: Path) -> list[list[str]]:
+def run(sizes: list[int], work: Path, *, quick: bool = False) -> list[list[str]]:
     table: list[list[str]] = []
 
     def row(
@@ -247,7 +249,50 @@ def run(sizes: list[int], work: Path) -> list[list[str]]:
                 print("  " + " | ".join(table[-1]), flush=True)
     table.append(_fixed_overhead(work))
     print("  " + " | ".join(table[-1]), flush=True)
+    print("from Succeeded to the download ...", flush=True)
+    table.append(_notice_latency(work, [3, 8, 15, 20] if quick else [3, 7, 12, 18, 25, 33, 42, 52]))
+    print("  " + " | ".join(table[-1]), flush=True)
     return table
+
+
+def _notice_latency(work: Path, executing: list[float]) -> list[str]:
+    """Seconds from an export turning Succeeded (as the emulator reports it) to its download starting.
+
+    One export per duration in ``executing`` (seconds Executing), all at once, each through its own
+    emulator on one shared state, with the client's default polling (``PollOptions()``).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from d365_assets.emulator import Emulator, EmulatorConfig
+    from d365_assets.fo import PollOptions
+    from tests.support.environment import client_for
+
+    polls = PollOptions()
+    defaults = {
+        "poll_interval": polls.interval,
+        "max_poll_interval": polls.max_interval,
+        "poll_timeout": polls.timeout,
+        "not_found_grace": polls.not_found_grace,
+        "url_timeout": polls.url_timeout,
+    }
+
+    def latency(seconds: float) -> float:
+        config = EmulatorConfig(rows={"VendorsV2": 10}, companies=("USMF",), executing_seconds=seconds)
+        state = work / "emulator-latency"
+        with Emulator(state, config) as emulator, client_for(emulator, **defaults) as client:
+            package = client.export_package(
+                data_project="D365A-VendorsV2", legal_entity="USMF", destination_dir=work / "latency"
+            )
+            finished = emulator.finished_at(package.execution_id)
+            download = min(r.at for r in emulator.requests if r.origin == "blob")
+        assert finished is not None
+        return download - finished
+
+    with ThreadPoolExecutor(max_workers=len(executing)) as pool:
+        latencies = list(pool.map(latency, executing))
+    label = f"Succeeded -> download start (exports of {min(executing):.0f}-{max(executing):.0f} s)"
+    figures = f"p50 {statistics.median(latencies):.1f}, max {max(latencies):.1f}"
+    return [label, f"{len(latencies)} exports", figures, "", "", "", ""]
 
 
 def _fixed_overhead(work: Path) -> list[str]:
@@ -305,7 +350,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="d365-bench-"))
     print(f"machine: {machine()}\nwork folder: {work}", flush=True)
     try:
-        table = run(sizes, work)
+        table = run(sizes, work, quick=args.quick)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -153,4 +153,6 @@ def materialization_metadata(outcome: RefreshOutcome, *, database: str) -> dict[
         metadata["d365/warnings"] = dg.MetadataValue.json(list(outcome.package.warnings))
     if outcome.warnings:
         metadata["d365/refresh_warnings"] = dg.MetadataValue.json(list(outcome.warnings))
+    if outcome.reconcile_reason:
+        metadata["d365/next_refresh_full"] = outcome.reconcile_reason
     return metadata

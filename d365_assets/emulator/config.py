@@ -16,7 +16,9 @@ from .package import EMPTY_FORMS, SOURCE_FORMATS
 from .render import LOCALES
 
 __all__ = [
+    "DUPLICATE_ID_ANSWERS",
     "OUTCOMES",
+    "WATERMARK_MOVES",
     "DataProject",
     "EmulatorConfig",
     "config_from_dict",
@@ -26,8 +28,14 @@ __all__ = [
     "load_projects",
 ]
 
-Outcome = Literal["Succeeded", "PartiallySucceeded", "Failed", "Canceled"]
-OUTCOMES = ("Succeeded", "PartiallySucceeded", "Failed", "Canceled")
+Outcome = Literal["Succeeded", "PartiallySucceeded", "Failed", "Canceled", "Unknown"]
+OUTCOMES = ("Succeeded", "PartiallySucceeded", "Failed", "Canceled", "Unknown")
+DUPLICATE_ID_ANSWERS = ("already_exists", "record_exists", "export_failed", "bare_500")
+"""How ExportToPackage answers an execution id it already knows (F&O's wording is unknown): a 400
+saying the id exists, a 400 in X++'s duplicate-record words, a 400 with only the generic "Export to
+package failed ..." text, or an HTTP 500 with no body."""
+WATERMARK_MOVES = ("succeeded", "accepted")
+"""When an incremental export moves its project's change-tracking watermark (unknown for F&O)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,22 @@ class EmulatorConfig:
     activity_interval_seconds: float = 0.0
     """When > 0, one activity round also passes every this many seconds of wall-clock time."""
 
+    export_synchronous: bool = False
+    """F&O's "Run data package export API synchronously": ExportToPackage answers only once the export
+    is done (Executing for ``executing_seconds``, then its package built), however long a client waits."""
+    duplicate_id_answer: str = "already_exists"
+    """How ExportToPackage refuses an execution id it already knows: one of :data:`DUPLICATE_ID_ANSWERS`."""
+    watermark_moves: str = "succeeded"
+    """``succeeded``: an incremental export moves the watermark once it ends Succeeded or
+    PartiallySucceeded; ``accepted``: as soon as ExportToPackage accepts it, whatever its outcome (a
+    Canceled or Failed delta's changes are then never exported again)."""
+    export_size_limit_bytes: int | None = None
+    """DMF's export file size limit (F&O: 256 MB by default, 5 GB with Azure Storage set up in the
+    framework parameters): an export whose data file is larger ends Failed, with an execution error
+    and no package. None: no limit."""
+    partial_failed_rows: int = 2
+    """Rows a PartiallySucceeded export leaves out of its package; its execution errors say how many."""
+
     strict_project_check: bool = True
     """True: ExportToPackage rejects an unknown data project at once (400); False: it fails later."""
     outcomes: Mapping[str, Outcome] = field(default_factory=dict)
@@ -150,6 +174,12 @@ class EmulatorConfig:
         for project, outcome in self.outcomes.items():
             if outcome not in OUTCOMES:
                 raise ValueError(f"outcome for {project!r} must be one of {OUTCOMES}, not {outcome!r}")
+        if self.duplicate_id_answer not in DUPLICATE_ID_ANSWERS:
+            raise ValueError(f"duplicate_id_answer must be one of {DUPLICATE_ID_ANSWERS}")
+        if self.watermark_moves not in WATERMARK_MOVES:
+            raise ValueError(f"watermark_moves must be one of {WATERMARK_MOVES}")
+        if self.partial_failed_rows < 0 or (self.export_size_limit_bytes or 0) < 0:
+            raise ValueError("partial_failed_rows and export_size_limit_bytes must be >= 0")
         for entity in (*self.extra_columns, *self.dropped_columns):
             self.layout(find_entity(entity))  # raises for an unknown entity or a bad column
         if self.expired_package_url not in ("url", "empty", "error"):

@@ -19,6 +19,7 @@ from filelock import FileLock, Timeout
 from .config import DataProject, EmulatorConfig
 from .dataset import Dataset
 from .entities import find_entity
+from .outcomes import PACKAGE_OUTCOMES, LeftOut, duplicate_id_answer, oversize_errors, partial_errors
 from .package import PackageSpec, write_package
 from .render import row_renderer
 from .sas import sign_url
@@ -35,11 +36,20 @@ _EXPORT_KEYS: Mapping[str, type] = {
     "reExecute": bool,
     "legalEntityId": str,
 }
-_PACKAGE_OUTCOMES = ("Succeeded", "PartiallySucceeded")
+_PACKAGE_OUTCOMES = PACKAGE_OUTCOMES
+_SYNC_WAIT_LIMIT = 3600.0
+"""The longest a synchronous ExportToPackage call waits for its export, in seconds."""
 
 
 class DmfError(Exception):
-    """An action failed; F&O reports it as HTTP 400 with this detail in the inner error."""
+    """An action failed; F&O reports it as HTTP 400 with this detail in the inner error.
+
+    Another ``status`` (a 500, say) is answered with that status and no body.
+    """
+
+    def __init__(self, detail: str, *, status: int = 400) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 class ModelStateError(Exception):
@@ -117,7 +127,7 @@ class DmfService:
         execution_id = execution_id or self._new_execution_id()
         outcome, errors = self._outcome(group, project)
         c = self.config
-        visible = now + c.not_visible_seconds
+        visible = now + (0.0 if c.export_synchronous else c.not_visible_seconds)
         record = ExecutionRecord(
             execution_id=execution_id,
             project=group,
@@ -139,14 +149,31 @@ class DmfService:
             stored = self.store.register_export(
                 record,
                 incremental=project is not None and project.refresh == "incremental",
-                advance_watermark=outcome in _PACKAGE_OUTCOMES,
+                watermark_moves=c.watermark_moves,
                 interval=c.activity_interval_seconds,
             )
         except ExecutionExistsError:
-            raise DmfError(f"{failure}. Execution id {execution_id} already exists.") from None
+            status, detail = duplicate_id_answer(
+                c.duplicate_id_answer, failure=failure, execution_id=execution_id
+            )
+            raise DmfError(detail, status=status) from None
         if outcome in _PACKAGE_OUTCOMES:
             self.ensure_built(stored)
+        if c.export_synchronous:
+            self._wait_until_done(execution_id)
         return execution_id
+
+    def _wait_until_done(self, execution_id: str) -> None:
+        """F&O's synchronous export: return only once the execution is final and its package built."""
+        deadline = time.monotonic() + _SYNC_WAIT_LIMIT
+        while time.monotonic() < deadline:
+            record = self.store.get_execution(execution_id)
+            if record is None:
+                return
+            built = record.built_at is not None or record.outcome not in _PACKAGE_OUTCOMES
+            if built and self._clock.now() >= record.done_at:
+                return
+            time.sleep(0.05)
 
     def summary_status(self, body: object) -> str:
         """GetExecutionSummaryStatus: NotRun, Executing, then the outcome."""
@@ -190,7 +217,8 @@ class DmfService:
     def execution_errors(self, body: object) -> str:
         """GetExecutionErrors: a JSON-encoded list of messages (``"[]"`` when none)."""
         record = self._visible(body)
-        if self._clock.now() < record.done_at:
+        building = record.built_at is None and record.outcome in _PACKAGE_OUTCOMES
+        if self._clock.now() < record.done_at or building:
             return "[]"
         return record.errors
 
@@ -218,7 +246,7 @@ class DmfService:
             return "Failed", [f"Data project {group} was not found."]
         outcome = self.config.outcomes.get(group, "Succeeded")
         errors = list(self.config.outcome_errors.get(group, ()))
-        if outcome != "Succeeded" and not errors:
+        if outcome not in ("Succeeded", "PartiallySucceeded") and not errors:
             label = project.entity_def.label
             errors = [f"Entity {label}: the export ended {outcome}. Results. Some records were not exported."]
         return outcome, errors
@@ -262,8 +290,7 @@ class DmfService:
                 fresh = self.store.get_execution(execution_id)
                 if fresh is None or fresh.built_at is not None:
                     return
-                count = self.build_package(fresh)
-                self.store.mark_built(execution_id, row_count=count, built_at=self._clock.now())
+                self._finish_build(fresh)
             finally:
                 lock.release()
         except Exception:
@@ -272,8 +299,29 @@ class DmfService:
             with self._lock:
                 self._building.discard(execution_id)
 
-    def build_package(self, record: ExecutionRecord) -> int:
-        """Write the package of ``record`` (its snapshot or delta) to the blob store; returns rows."""
+    def _finish_build(self, record: ExecutionRecord) -> None:
+        """Build the package, then record it built: Failed instead when its file is above the size
+        limit (no package then); a PartiallySucceeded one's errors count the rows it left out."""
+        assert record.blob_name is not None
+        partial = record.outcome == "PartiallySucceeded"
+        left_out = LeftOut(self.config.partial_failed_rows if partial else 0)
+        count = self.build_package(record, left_out=left_out)
+        outcome, errors = None, None
+        too_large = oversize_errors(self.blob_path(record.blob_name), self.config.export_size_limit_bytes)
+        if too_large is not None:
+            self.blob_path(record.blob_name).unlink(missing_ok=True)
+            outcome, errors = "Failed", too_large
+        elif partial and record.errors == "[]":
+            errors = partial_errors(find_entity(record.entity or "").label, left_out.left_out)
+        self.store.mark_built(
+            record.execution_id, row_count=count, built_at=self._clock.now(), outcome=outcome, errors=errors
+        )
+
+    def build_package(self, record: ExecutionRecord, *, left_out: LeftOut | None = None) -> int:
+        """Write the package of ``record`` (its snapshot or delta) to the blob store; returns rows.
+
+        ``left_out`` leaves the first rows out (and counts them), as a PartiallySucceeded export does.
+        """
         project = self.projects[record.project]
         entity = find_entity(record.entity or project.entity)
         spec = PackageSpec(
@@ -292,6 +340,8 @@ class DmfService:
             if record.project not in self.config.empty_projects
             else iter(())
         )
+        if left_out is not None:
+            raw = left_out.apply(raw)
         render = row_renderer(
             spec.layout.column_types, locale=project.locale, enum_labels=project.enum_labels
         )

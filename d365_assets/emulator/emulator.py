@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -295,6 +296,17 @@ class Emulator:
         names, kinds = layout.column_names, layout.column_types
         rows = layout.apply(self._dataset.raw_rows(definition, company, round_=self.current_round()))
         return [dict(zip(names, typed_row(kinds, raw), strict=True)) for raw in rows]
+
+    def finished_at(self, execution_id: str) -> float | None:
+        """When GetExecutionSummaryStatus first answers the execution's final status (``time.time()``):
+        the later of its end and its package being built. None while it runs, or for an unknown id."""
+        record = self._store.get_execution(execution_id)
+        if record is None:
+            return None
+        finished = record.done_at
+        if record.outcome in ("Succeeded", "PartiallySucceeded"):
+            finished = max(finished, record.built_at if record.built_at is not None else float("inf"))
+        return finished if finished <= time.time() else None
 
     def watermark(self, project: str, company: str | None) -> int | None:
         """The change-tracking watermark (activity round) of an incremental project, or None."""

@@ -201,6 +201,9 @@ async def _export(
             await run_in_threadpool(
                 faults.stall_execution, execution_id, not_run=fault.kind == "stay_not_run"
             )
+        ending = await run_in_threadpool(faults.take, ("end_as",), project=project)
+        if ending is not None and execution_id:
+            await run_in_threadpool(faults.end_execution, execution_id, status=ending.status)
     await _send_captured(captured, send)
 
 

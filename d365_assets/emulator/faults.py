@@ -24,6 +24,8 @@ Kinds (``origin``: effect):
   client retry of ExportToPackage then meets its own execution id).
 - ``never_finish`` / ``stay_not_run`` (F&O): new exports (of ``project``, if set) stay Executing
   (or NotRun, a batch queue that never picks them up) for ever.
+- ``end_as`` (F&O): new exports (of ``project``, if set) end with ``status`` instead: ``Canceled``,
+  ``Unknown`` (both without execution errors) or ``Failed`` (with one); they produce no package.
 - ``token_throttle`` (authority): the token endpoints answer 429 with ``Retry-After``.
 - ``token_expiry`` (authority): tokens issued now are valid for ``seconds`` only, although the
   token response still says ``expires_in: <token lifetime>`` (F&O then answers 401).
@@ -65,6 +67,7 @@ FAULT_KINDS = (
     "lost_response",
     "never_finish",
     "stay_not_run",
+    "end_as",
     "token_throttle",
     "token_expiry",
     "blob_unavailable",
@@ -84,6 +87,8 @@ THROTTLE_MESSAGES: Mapping[str, str] = {
 
 _NEVER = 1e18
 """An execution timestamp that never comes."""
+END_AS_STATUSES = ("Failed", "Canceled", "Unknown")
+_END_AS_ERRORS = {"Failed": ["The export failed: the execution stopped with an error (injected)."]}
 
 
 @dataclass(frozen=True)
@@ -105,9 +110,11 @@ class Fault:
     """blob_drop: bytes sent before the connection drops (0: half the body); blob_corrupt: the body
     byte changed (0, or beyond the body: the middle one)."""
     project: str = ""
-    """never_finish/stay_not_run/foreign_execution_id: only exports of this data project (empty: any)."""
+    """never_finish/stay_not_run/end_as/foreign_execution_id: only exports of this project (empty: any)."""
     execution_id: str = ""
     """foreign_execution_id: the id ExportToPackage runs under and answers (empty: F&O's own form)."""
+    status: str = ""
+    """end_as: the status the export ends with, one of ``Failed``, ``Canceled``, ``Unknown``."""
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -116,6 +123,8 @@ class Fault:
             raise ValueError(f"fault {self.kind}: count must be >= 1, or -1 for until cleared")
         if self.retry_after < 0 or self.after_bytes < 0:
             raise ValueError(f"fault {self.kind}: retry_after and after_bytes must be >= 0")
+        if self.kind == "end_as" and self.status not in END_AS_STATUSES:
+            raise ValueError(f"fault end_as: status must be one of {', '.join(END_AS_STATUSES)}")
 
     @property
     def throttle_text(self) -> str:
@@ -283,6 +292,15 @@ class FaultStore:
         """Let one issued token (by hash) expire at ``expires_at`` instead."""
         with self._connect(write=True) as conn:
             conn.execute("UPDATE tokens SET expires_at = ? WHERE token_hash = ?", (expires_at, token_hash))
+
+    def end_execution(self, execution_id: str, *, status: str) -> None:
+        """Make an execution end ``status`` (an ``end_as`` fault), with that status's errors."""
+        errors = json.dumps(_END_AS_ERRORS.get(status, []))
+        with self._connect(write=True) as conn:
+            conn.execute(
+                "UPDATE executions SET outcome = ?, errors = ? WHERE execution_id = ?",
+                (status, errors, execution_id),
+            )
 
     def stall_execution(self, execution_id: str, *, not_run: bool) -> None:
         """Make an execution stay Executing (or NotRun) for ever."""

@@ -134,6 +134,8 @@ class _FoRoutes:
         except ModelStateError:
             return model_state_error()
         except DmfError as exc:
+            if exc.status != 400:
+                return Response(status_code=exc.status, headers={"OData-Version": "4.0"})
             return action_error(name, str(exc))
         return envelope(value, environment_url=self.hooks.environment_url())
 

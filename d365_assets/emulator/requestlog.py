@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,6 +20,8 @@ class RequestRecord:
     method: str
     path: str
     had_authorization: bool
+    at: float = 0.0
+    """When the request arrived (``time.time()``)."""
 
 
 class RequestLog:
@@ -49,7 +52,7 @@ class RequestLog:
         async def logged(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "http":
                 has_auth = any(name.lower() == b"authorization" for name, _ in scope.get("headers", ()))
-                self.add(RequestRecord(origin, scope["method"], scope["path"], has_auth))
+                self.add(RequestRecord(origin, scope["method"], scope["path"], has_auth, time.time()))
             await app(scope, receive, send)
 
         return logged

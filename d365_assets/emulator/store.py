@@ -156,12 +156,20 @@ class Store:
     # -- executions and watermarks -----------------------------------------------------------
 
     def register_export(
-        self, record: ExecutionRecord, *, incremental: bool, advance_watermark: bool, interval: float = 0.0
+        self,
+        record: ExecutionRecord,
+        *,
+        incremental: bool,
+        watermark_moves: str = "succeeded",
+        interval: float = 0.0,
     ) -> ExecutionRecord:
-        """Store a new execution at the current round, reading and advancing the watermark atomically.
+        """Store a new execution at the current round, reading (and maybe moving) the watermark atomically.
 
         The returned record carries the snapshot round and, for an incremental project that was
-        exported before, the watermark its delta starts after.
+        exported before, the watermark its delta starts after. ``watermark_moves`` says when an
+        export moves the watermark to its snapshot: ``accepted`` here and now, whatever its outcome;
+        ``succeeded`` once it has ended Succeeded or PartiallySucceeded (settled here, and by
+        :meth:`watermark`).
         """
         with self._write() as conn:
             if conn.execute(
@@ -172,12 +180,10 @@ class Store:
             since = None
             key = (record.project, record.entity or "", record.company or "")
             if incremental:
-                row = conn.execute(
-                    "SELECT round FROM watermarks WHERE project = ? AND entity = ? AND company = ?", key
-                ).fetchone()
-                since = None if row is None else int(row[0])
-                if advance_watermark:
-                    conn.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)", (*key, snapshot))
+                since = self._settled_watermark(conn, key, now=record.created_at)
+                moved = snapshot if watermark_moves == "accepted" else since
+                if moved is not None:
+                    conn.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)", (*key, moved))
             stored = ExecutionRecord(
                 **{**record.__dict__, "snapshot_round": snapshot, "since_round": since}  # type: ignore[arg-type]
             )
@@ -186,6 +192,21 @@ class Store:
                 tuple(getattr(stored, f) for f in _FIELDS),
             )
         return stored
+
+    @staticmethod
+    def _settled_watermark(conn: sqlite3.Connection, key: tuple[str, str, str], *, now: float) -> int | None:
+        """The stored watermark, moved on to the snapshot of every execution that has succeeded by ``now``."""
+        stored = conn.execute(
+            "SELECT round FROM watermarks WHERE project = ? AND entity = ? AND company = ?", key
+        ).fetchone()
+        succeeded = conn.execute(
+            "SELECT max(snapshot_round) FROM executions WHERE project = ? AND coalesce(entity, '') = ? "
+            "AND coalesce(company, '') = ? AND outcome IN ('Succeeded', 'PartiallySucceeded') "
+            "AND built_at IS NOT NULL AND done_at <= ?",
+            (*key, now),
+        ).fetchone()
+        rounds = [int(row[0]) for row in (stored, succeeded) if row is not None and row[0] is not None]
+        return max(rounds) if rounds else None
 
     def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         """An execution by id, or None."""
@@ -202,19 +223,28 @@ class Store:
             ).fetchone()
         return None if row is None else ExecutionRecord(*row)
 
-    def mark_built(self, execution_id: str, *, row_count: int, built_at: float) -> None:
-        """Record that the execution's package file is complete."""
+    def mark_built(
+        self,
+        execution_id: str,
+        *,
+        row_count: int,
+        built_at: float,
+        outcome: str | None = None,
+        errors: str | None = None,
+    ) -> None:
+        """Record that the execution's package is complete (and, if given, its final outcome and errors)."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE executions SET built_at = ?, row_count = ? WHERE execution_id = ?",
-                (built_at, row_count, execution_id),
+                "UPDATE executions SET built_at = ?, row_count = ?, outcome = coalesce(?, outcome), "
+                "errors = coalesce(?, errors) WHERE execution_id = ?",
+                (built_at, row_count, outcome, errors, execution_id),
             )
 
-    def watermark(self, project: str, entity: str, company: str | None) -> int | None:
-        """The change-tracking watermark (round) of a project/entity/company, or None if never exported."""
+    def watermark(
+        self, project: str, entity: str, company: str | None, *, now: float | None = None
+    ) -> int | None:
+        """The change-tracking watermark (round) of a project/entity/company at ``now``, or None if never
+        moved: the exports that have succeeded by then count, even before the next export settles them."""
         with self._connect() as conn:
-            row = conn.execute(
-                "SELECT round FROM watermarks WHERE project = ? AND entity = ? AND company = ?",
-                (project, entity, company or ""),
-            ).fetchone()
-        return None if row is None else int(row[0])
+            key = (project, entity, company or "")
+            return self._settled_watermark(conn, key, now=time.time() if now is None else now)

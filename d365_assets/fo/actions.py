@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from .diagnosis import error_list, export_failed
-from .errors import ApiError, D365Error, ExportFailedError
-from .execution_ids import is_safe_execution_id, new_execution_id, package_file_name, unsafe_answer_error
+from .errors import D365Error, ExportFailedError
 from .models import ExecutionStatus
 from .transport import FoTransport
 from .urls import display_url, is_https
@@ -13,46 +12,22 @@ __all__ = ["DmfActions"]
 
 
 class DmfActions:
-    """``ExportToPackage`` and the ``GetExecution*`` / ``GetExportedPackageUrl`` actions over a transport."""
+    """``ExportToPackage`` and the ``GetExecution*`` / ``GetExportedPackageUrl`` actions over a transport.
+
+    Starting an export safely (what to do when its answer is lost) is :mod:`.starting`'s job.
+    """
 
     def __init__(self, transport: FoTransport) -> None:
         self._transport = transport
         self.log = transport.log
 
-    def export_to_package(
-        self, *, data_project: str, legal_entity: str, execution_id: str | None = None
-    ) -> str:
-        """Start ``ExportToPackage``; returns the execution id (see :meth:`D365Client.export_to_package`)."""
-        generated = not execution_id
-        execution_id = execution_id or new_execution_id(data_project)
-        package_file_name(execution_id)  # a caller's unsafe id is refused before F&O starts anything
-        body = {
-            "definitionGroupId": data_project,
-            "packageName": execution_id,
-            "executionId": execution_id,
-            "reExecute": False,
-            "legalEntityId": legal_entity,
-        }
-        try:
-            value = self._transport.action("ExportToPackage", body)
-        except ApiError as exc:
-            if not (generated and "already exists" in exc.inner_message.lower()):
-                raise
-            # The id is ours and unique: a retry (after a lost response) found the execution the
-            # first attempt created. Carry on with it.
-            self.log.warning(
-                f"ExportToPackage: execution {execution_id} already exists (a retried call); using it"
-            )
-            value = execution_id
-        returned = str(value or "") or execution_id
-        if returned != execution_id and not is_safe_execution_id(returned):
-            error = unsafe_answer_error(
-                returned=returned, sent=execution_id, data_project=data_project, secrets=self.log.secrets()
-            )
-            self.log.error(str(error))
-            raise error
-        self.log.info(f"export started: project {data_project}, company {legal_entity}, execution {returned}")
-        return returned
+    def send_export(self, body: dict[str, object]) -> object:
+        """POST ``ExportToPackage`` once (see :mod:`.starting`): its value, or :class:`ApiError`.
+
+        Never re-sent by the transport unless the call certainly did nothing (no connection, 429,
+        503); an error marked ``unanswered`` leaves it unknown whether F&O started the export.
+        """
+        return self._transport.action("ExportToPackage", body, resend=False)
 
     def get_execution_status(self, execution_id: str) -> ExecutionStatus:
         """``GetExecutionSummaryStatus``. Raises :class:`ExecutionNotFoundError` for an unknown id."""

@@ -23,6 +23,7 @@ from .execution_ids import package_file_name
 from .models import DownloadedFile, ExecutionStatus, ExportedPackage
 from .options import FlatOptions, HttpOptions, PollOptions, grouped
 from .polling import Poller
+from .starting import ExportStarter
 from .transport import FoTransport
 from .urls import normalize_environment_url, require_https_authority
 
@@ -65,6 +66,7 @@ class D365Client:
         self._log = self._transport.log
         self._actions = DmfActions(self._transport)
         self._poller = Poller(self._actions, self.polling, sleep=sleep, clock=clock)
+        self._starter = ExportStarter(self._actions, self._poller, clock=clock)
         self._entity_sets = EntitySets(self._transport)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -93,11 +95,15 @@ class D365Client:
     ) -> str:
         """Start ``ExportToPackage`` for a data project and company; returns the execution id.
 
-        A fresh unique id is generated unless one is given; the package is named after it, so a given
-        id, and an id F&O answers with instead of ours, must be safe as a file name
-        (:class:`UnsafeExecutionIdError` otherwise, raised before anything is written).
+        A fresh unique id is generated unless one is given (a given one must be new to F&O); the
+        package is named after it, so a given id, and an id F&O answers with instead of ours, must be
+        safe as a file name (:class:`UnsafeExecutionIdError` otherwise, raised before anything is
+        written). When the call's answer is lost (a timeout, as with F&O's synchronous export
+        setting, or a dropped connection), F&O is asked whether it knows the id before the call is
+        sent again, at most once (see :mod:`d365_assets.fo.starting`); an :class:`ApiError` with
+        ``unanswered`` set means F&O may have started the export anyway.
         """
-        return self._actions.export_to_package(
+        return self._starter.export_to_package(
             data_project=data_project, legal_entity=legal_entity, execution_id=execution_id
         )
 
@@ -126,9 +132,10 @@ class D365Client:
     def wait_for_execution(self, execution_id: str) -> ExecutionStatus:
         """Poll until the execution is final; returns ``Succeeded`` or ``PartiallySucceeded``.
 
-        Backs off exponentially with jitter from ``poll_interval`` to ``max_poll_interval``. A young
-        execution's "not found" (or a bare "Bad request") is tolerated for ``not_found_grace``
-        seconds. Raises :class:`ExportFailedError` for ``Failed``/``Canceled``/``Unknown`` and
+        Backs off exponentially with jitter from ``poll_interval`` to ``max_poll_interval`` (10 s by
+        default: a finished export is noticed within it). F&O not knowing a young execution (a 400 to
+        the status action, whatever its words) is tolerated for ``not_found_grace`` seconds. Raises
+        :class:`ExportFailedError` for ``Failed``/``Canceled``/``Unknown`` and
         :class:`ExportTimeoutError` after ``poll_timeout`` seconds.
         """
         return self._poller.wait_for_execution(execution_id)

@@ -1,7 +1,8 @@
 """Turning F&O's answers into our errors, each naming the cause and the fix.
 
-The fix is chosen from what was sent and the HTTP status, never from F&O's wording; every text is
-redacted by the caller's ``redact`` before it is raised.
+The fix is chosen from the action, what was sent, the HTTP status and the status F&O reports, never
+from F&O's wording: F&O's own messages are shown, never interpreted. Every text is redacted by the
+caller's ``redact`` before it is raised.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .errors import ApiError, AuthenticationError, D365Error, ExecutionNotFoundE
 from .models import ExecutionStatus
 from .odata import odata_error
 
-__all__ = ["api_error", "error_list", "export_failed", "fix_for", "not_found_yet"]
+__all__ = ["api_error", "error_list", "export_failed", "fix_for"]
 
 Redact = Callable[[str], str]
 
@@ -32,6 +33,24 @@ _EXPORT_REFUSED = (
     "must exist in F&O and be open to the app's user (or fix the company in the catalog's companies)"
 )
 _SHOWN_ERRORS = 5
+_STATUS_ACTION = "GetExecutionSummaryStatus"
+_SIZE_LIMIT = (
+    "if F&O's messages speak of the file size: DMF limits an exported file to 256 MB by default, and "
+    "to 5 GB once Azure Storage is set up for it in Data management > Framework parameters; set that "
+    "up, or make the export smaller (a filter on the data project)"
+)
+_ENDED = {
+    ExecutionStatus.FAILED: (
+        "fix what F&O's messages point at (the data project or its data) and export again; " + _SIZE_LIMIT
+    ),
+    ExecutionStatus.CANCELED: (
+        "the job was canceled in F&O (by a user, or its batch job was ended): export again, and if it "
+        "happens again look for who or what cancels it under System administration > Batch jobs"
+    ),
+    ExecutionStatus.UNKNOWN: (
+        "F&O does not say how it ended: look the execution up in F&O before trusting it, and export again"
+    ),
+}
 
 
 def api_error(
@@ -41,8 +60,12 @@ def api_error(
     client_id: str,
     redact: Redact,
     body: Mapping[str, Any] | None = None,
+    unanswered: bool = False,
 ) -> D365Error:
-    """The error for F&O answering ``action`` (sent with ``body``) with a status other than 200."""
+    """The error for F&O answering ``action`` (sent with ``body``) with a status other than 200.
+
+    ``unanswered`` marks an answer that leaves unknown whether F&O ran the action (a 5xx).
+    """
     status = response.status_code
     if status == 401:
         return AuthenticationError(
@@ -54,11 +77,12 @@ def api_error(
     error = odata_error(response)
     inner = error.inner_message
     detail = inner or error.message or f"HTTP {status}"
-    if status == 400 and "were not found" in inner.lower():
-        cls: type[ApiError] = ExecutionNotFoundError
-        fix = "the execution id is unknown to F&O (or not visible yet)"
+    cls: type[ApiError] = ApiError
+    if status == 400 and action == _STATUS_ACTION:
+        # The status action's one parameter is the execution id: a 400 is F&O not knowing it.
+        cls = ExecutionNotFoundError
+        fix = "F&O does not know the execution id (or not yet)"
     else:
-        cls = ApiError
         fix = fix_for(action, status, body or {})
     if status == 429:
         retry_after = response.headers.get("Retry-After", "?")
@@ -70,6 +94,7 @@ def api_error(
         message=redact(error.message),
         inner_message=redact(inner),
         action=action,
+        unanswered=unanswered,
     )
 
 
@@ -95,7 +120,11 @@ def fix_for(action: str, status: int, body: Mapping[str, Any]) -> str:
 def export_failed(
     execution_id: str, status: ExecutionStatus, *, errors: list[str], page: str, redact: Redact
 ) -> ExportFailedError:
-    """The error for an export that ended ``status``, with F&O's first messages and where to look."""
+    """The error for an export that ended ``status``, with F&O's first messages and where to look.
+
+    The advice follows the status alone. A Failed export's advice always names DMF's file size limit
+    as a possible cause: F&O reports it only in its own words, which are shown and never parsed.
+    """
     shown = "; ".join(errors[:_SHOWN_ERRORS])
     if len(errors) > _SHOWN_ERRORS:
         shown += f" (+{len(errors) - _SHOWN_ERRORS} more)"
@@ -103,21 +132,12 @@ def export_failed(
     text = (
         f"execution {execution_id} ended {status}"
         + (f": {shown}" if shown else " without error messages")
-        + f"; {where} (execution id {execution_id}), fix the data project or its data, and export again"
+        + f"; {where} (execution id {execution_id}); "
+        + _ENDED.get(status, _ENDED[ExecutionStatus.UNKNOWN])
     )
     return ExportFailedError(
         redact(text), execution_id=execution_id, status=str(status), errors=[redact(e) for e in errors]
     )
-
-
-def not_found_yet(exc: ApiError) -> bool:
-    """Whether ``exc`` is F&O not knowing a (young) execution: its 400 "not found" or a bare 400."""
-    if isinstance(exc, ExecutionNotFoundError):
-        return True
-    if exc.status_code != 400:
-        return False
-    text = f"{exc.message} {exc.inner_message}".strip().lower()
-    return text in ("", "bad request") or "were not found" in text
 
 
 def error_list(value: Any) -> list[str]:

@@ -10,7 +10,8 @@ first, so no secret, bearer token or SAS signature ever reaches a log or a trace
     ├── UnsafeExecutionIdError     an execution id that cannot safely name a file
     ├── AuthenticationError        no token from Entra ID, or F&O answered 401 to a valid token
     ├── ApiError                   an F&O action failed (HTTP status, OData error, or unreachable)
-    │   └── ExecutionNotFoundError the 400 "execution details were not found" of a young execution
+    │   └── ExecutionNotFoundError F&O answered 400 to GetExecutionSummaryStatus: it does not know
+    │                              the execution (yet)
     ├── ExportFailedError          the export ended Failed, Canceled or Unknown
     ├── ExportTimeoutError         the export (or its package URL) did not finish within the timeout
     └── PackageDownloadError       the package could not be downloaded from blob storage
@@ -67,8 +68,10 @@ class ApiError(D365Error):
     """An F&O data management action failed.
 
     ``status_code`` is the HTTP status (``None`` when F&O could not be reached at all), ``message`` the
-    OData error message, ``inner_message`` the ``innererror.message`` (the useful part on F&O), and
-    ``action`` the DMF action called.
+    OData error message, ``inner_message`` the ``innererror.message`` (the useful part on F&O; shown,
+    never interpreted), and ``action`` the DMF action called. ``unanswered`` is True when F&O may have
+    run the action without its answer arriving (a timeout, a dropped connection, a 5xx other than
+    503): what the action did is then unknown.
     """
 
     def __init__(
@@ -79,16 +82,22 @@ class ApiError(D365Error):
         message: str = "",
         inner_message: str = "",
         action: str = "",
+        unanswered: bool = False,
     ) -> None:
         super().__init__(text)
         self.status_code = status_code
         self.message = message
         self.inner_message = inner_message
         self.action = action
+        self.unanswered = unanswered
 
 
 class ExecutionNotFoundError(ApiError):
-    """F&O does not know the execution (yet): normal for a few seconds after ``ExportToPackage``."""
+    """F&O answered 400 to ``GetExecutionSummaryStatus``: it does not know the execution (yet).
+
+    Normal for a while after ``ExportToPackage`` (the batch job is not created yet). Recognised by the
+    action and the HTTP status alone, never by F&O's wording.
+    """
 
 
 class ExportFailedError(D365Error):

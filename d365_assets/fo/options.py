@@ -49,8 +49,10 @@ class PollOptions:
 
     interval: float = 2.0
     """Seconds before the second status poll; doubles up to ``max_interval``."""
-    max_interval: float = 60.0
-    """The longest pause between two polls (never below ``interval``)."""
+    max_interval: float = 10.0
+    """The longest pause between two polls, jitter included (never below ``interval``): a finished
+    export is noticed within it. F&O's service protection documentation lists DMF as exempt (and a
+    429 is honoured anyway), so polling a long export every 10 s costs little and saves minutes."""
     timeout: float = 4 * 3600.0
     """Longest wait for an execution to reach a final status (F&O may queue DMF batch jobs)."""
     not_found_grace: float = 600.0

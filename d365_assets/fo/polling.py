@@ -1,8 +1,9 @@
 """Waiting for an export: poll its status until final, then its package URL until published.
 
-Polls back off exponentially with jitter from ``PollOptions.interval`` to ``max_interval``; every
-wait is bounded (``timeout``, ``not_found_grace``, ``url_timeout``) and ends in an error that says
-where to look in F&O.
+Polls back off exponentially with jitter from ``PollOptions.interval`` to ``max_interval`` (never a
+longer pause, jitter included, so a finished export is noticed within ``max_interval``); every wait is
+bounded (``timeout``, ``not_found_grace``, ``url_timeout``) and ends in an error that says where to
+look in F&O.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from .actions import DmfActions
-from .diagnosis import not_found_yet
-from .errors import ApiError, ExecutionNotFoundError, ExportTimeoutError
+from .errors import ExecutionNotFoundError, ExportTimeoutError
 from .models import ExecutionStatus
 from .options import PollOptions
 
@@ -39,7 +39,7 @@ class Poller:
     def wait_for_execution(self, execution_id: str) -> ExecutionStatus:
         """Poll until the execution is final; returns ``Succeeded`` or ``PartiallySucceeded``.
 
-        A young execution's "not found" (or a bare "Bad request") is tolerated for
+        F&O not knowing a young execution (a 400, whatever its words) is tolerated for
         ``not_found_grace`` seconds. Raises :class:`ExportFailedError` for ``Failed``/``Canceled``/
         ``Unknown`` and :class:`ExportTimeoutError` after ``timeout`` seconds.
         """
@@ -48,7 +48,7 @@ class Poller:
         for attempt in self.schedule(self._clock() + self.options.timeout):
             try:
                 status = self._actions.get_execution_status(execution_id)
-            except ApiError as exc:
+            except ExecutionNotFoundError as exc:
                 missing_since = self._still_missing(execution_id, exc, since=missing_since)
                 self._log.debug(f"execution {execution_id} not visible yet (poll {attempt})")
                 continue
@@ -78,7 +78,10 @@ class Poller:
         )
 
     def schedule(self, deadline: float, *, first_delay: float | None = None) -> Iterator[int]:
-        """Yield poll numbers until ``deadline``, sleeping with capped exponential backoff + jitter."""
+        """Yield poll numbers until ``deadline``, sleeping with capped exponential backoff + jitter.
+
+        No pause is longer than ``max_interval`` (or ``interval``, if larger), jitter included.
+        """
         delay = self.options.interval if first_delay is None else first_delay
         cap = max(self.options.max_interval, self.options.interval)
         attempt = 0
@@ -88,13 +91,11 @@ class Poller:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return
-            self._sleep(min(remaining, delay * random.uniform(0.8, 1.2)))
+            self._sleep(min(remaining, cap, delay * random.uniform(0.8, 1.2)))
             delay = min(delay * 2, cap)
 
-    def _still_missing(self, execution_id: str, exc: ApiError, *, since: float | None) -> float:
-        """When F&O first said it does not know the execution; raises past the grace, or for other errors."""
-        if not not_found_yet(exc):
-            raise exc
+    def _still_missing(self, execution_id: str, exc: ExecutionNotFoundError, *, since: float | None) -> float:
+        """When F&O first said it does not know the execution; raises once that is past the grace."""
         now = self._clock()
         since = now if since is None else since
         grace = self.options.not_found_grace

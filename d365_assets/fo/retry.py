@@ -13,11 +13,15 @@ import tenacity
 
 from .redact import redact
 
-__all__ = ["RetryPolicy", "RetryableResponse", "retry_after_seconds", "retrying"]
+__all__ = ["RetryPolicy", "RetryableResponse", "never_ran", "retry_after_seconds", "retrying"]
 
 _log = logging.getLogger("d365_assets.fo")
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+NOT_RUN_STATUS = frozenset({429, 503})
+"""Answers that say the request was not acted on: throttled, or the service unavailable."""
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Failures before the request left: the server cannot have seen it."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,17 @@ class RetryableResponse(Exception):
         self.response = response
 
 
+def never_ran(exc: BaseException) -> bool:
+    """Whether a failed call certainly did nothing at the server, so that sending it again is safe.
+
+    True for a connection never made and for 429 / 503 answers. A timeout or a connection dropped
+    after the request left, and any other 5xx, leave it unknown whether the server acted.
+    """
+    if isinstance(exc, RetryableResponse):
+        return exc.response.status_code in NOT_RUN_STATUS
+    return isinstance(exc, _NOT_SENT)
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
     """The ``Retry-After`` header in seconds (delta-seconds or an HTTP date), or None."""
     value = response.headers.get("Retry-After", "").strip()
@@ -63,11 +78,15 @@ def retrying(
     *,
     what: str,
     retry_on: tuple[type[BaseException], ...] = (RetryableResponse, httpx.TransportError),
+    retry_if: Callable[[BaseException], bool] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     secrets: Callable[[], tuple[str, ...]] = tuple,
 ) -> tenacity.Retrying:
-    """A :class:`tenacity.Retrying` for one call; the last exception is re-raised when it gives up."""
+    """A :class:`tenacity.Retrying` for one call; the last exception is re-raised when it gives up.
+
+    It retries the exceptions of ``retry_on``, or, when ``retry_if`` is given, those it accepts.
+    """
     start = clock()
     backoff = tenacity.wait_exponential_jitter(multiplier=policy.initial_backoff, max=policy.max_backoff)
 
@@ -97,7 +116,9 @@ def retrying(
         )
 
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(retry_on),
+        retry=tenacity.retry_if_exception(retry_if)
+        if retry_if is not None
+        else tenacity.retry_if_exception_type(retry_on),
         wait=wait,
         stop=stop,
         sleep=sleep,

@@ -28,7 +28,7 @@ from .errors import ApiError, D365Error
 from .odata import action_value
 from .options import HttpOptions
 from .redact import RedactingFilter, RedactingLog
-from .retry import RETRYABLE_STATUS, RetryableResponse, retrying
+from .retry import RETRYABLE_STATUS, RetryableResponse, never_ran, retrying
 from .tls import ssl_context
 from .urls import token_scope
 
@@ -136,12 +136,22 @@ class FoTransport:
             _OPEN_SECRETS.discard(self._registration)
             self._registration = None
 
-    def action(self, action: str, body: dict[str, Any]) -> Any:
-        """POST the DMF ``action`` with ``body``; its ``value``, or :class:`ApiError` with the fix."""
+    def action(self, action: str, body: dict[str, Any], *, resend: bool = True) -> Any:
+        """POST the DMF ``action`` with ``body``; its ``value``, or :class:`ApiError` with the fix.
+
+        Throttling, 5xx and dropped connections are retried. With ``resend=False`` (an action that
+        must not run twice) only failures that certainly did nothing are: a connection never made,
+        429 and 503. Any other failure raises at once, marked ``unanswered`` when F&O may have run it.
+        """
         url = f"{self.environment_url}/{_ACTIONS}{action}"
         try:
             for attempt in retrying(
-                self.retry, what=action, sleep=self._sleep, clock=self._clock, secrets=self.secrets
+                self.retry,
+                what=action,
+                retry_if=None if resend else never_ran,
+                sleep=self._sleep,
+                clock=self._clock,
+                secrets=self.secrets,
             ):
                 with attempt:
                     response = self._fo.post(url, json=body)
@@ -149,10 +159,11 @@ class FoTransport:
                         response.read()
                         raise RetryableResponse(response)
         except RetryableResponse as exc:
-            raise self._api_error(action, exc.response, body) from None
+            raise self._api_error(action, exc.response, body, unanswered=not never_ran(exc)) from None
         except httpx.TransportError as exc:
+            tries = f"{self.retry.max_attempts} attempts" if resend else "one attempt"
             raise self._unreachable(
-                action, f"after {self.retry.max_attempts} attempts ({type(exc).__name__}: {exc})"
+                action, f"after {tries} ({type(exc).__name__}: {exc})", unanswered=not never_ran(exc)
             ) from None
         if response.status_code != 200:
             raise self._api_error(action, response, body)
@@ -179,11 +190,23 @@ class FoTransport:
         return response.content
 
     def _api_error(
-        self, action: str, response: httpx.Response, body: dict[str, Any] | None = None
+        self,
+        action: str,
+        response: httpx.Response,
+        body: dict[str, Any] | None = None,
+        *,
+        unanswered: bool = False,
     ) -> D365Error:
-        return api_error(action, response, body=body, client_id=self.client_id, redact=self.log.redact)
+        return api_error(
+            action,
+            response,
+            body=body,
+            client_id=self.client_id,
+            redact=self.log.redact,
+            unanswered=unanswered,
+        )
 
-    def _unreachable(self, action: str, how: str) -> ApiError:
+    def _unreachable(self, action: str, how: str, *, unanswered: bool = False) -> ApiError:
         return ApiError(
             self.log.redact(
                 f"{action}: could not reach F&O at {self.environment_url} {how}; check "
@@ -191,4 +214,5 @@ class FoTransport:
                 "signs the certificate"
             ),
             action=action,
+            unanswered=unanswered,
         )

@@ -60,6 +60,9 @@ class FakeFinOps:
     fo_faults: dict[str, list[httpx.Response]] = field(default_factory=dict)
     blob_faults: list[Callable[[httpx.Request], httpx.Response | None]] = field(default_factory=list)
     reject_tokens: set[str] = field(default_factory=set)
+    export_answers: list[httpx.Response | Exception] = field(default_factory=list)
+    """Answers to the next ExportToPackage calls, in order: a response, or an exception raised as the
+    transport would (``httpx.ReadTimeout``: the answer never arrived). Then the default answer."""
     md5: bytes | None = None
     """The blob's stored MD5, sent as Azure does (``Content-MD5`` / ``x-ms-blob-content-md5``); None: none."""
 
@@ -113,6 +116,11 @@ class FakeFinOps:
         faults = self.fo_faults.get(action)
         if faults:
             return faults.pop(0)
+        if action == "ExportToPackage" and self.export_answers:
+            answer = self.export_answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
         if action == "ExportToPackage":
             return ok(body["executionId"])
         if action == "GetExecutionSummaryStatus":

@@ -1,9 +1,8 @@
-"""One entity refresh: export from F&O, read the package, load DuckDB. No Dagster here."""
+"""One refresh holding a table and company's spool slot: replaying, starting and loading its exports."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -13,7 +12,7 @@ from d365_assets.catalog import CatalogError, EntityConfig
 from d365_assets.fo import (
     ApiError,
     D365Client,
-    D365Error,
+    ExecutionStatus,
     ExportedPackage,
     ExportFailedError,
     ExportTimeoutError,
@@ -29,103 +28,16 @@ from d365_assets.package import (
     check_entity_file,
 )
 from d365_assets.schema import EntitySchema, RefreshMode
-from d365_assets.spool import PackageSpool, SpooledExport, SpoolError, SpoolSlot
+from d365_assets.spool import SpooledExport, SpoolError, SpoolSlot
 from d365_assets.warehouse import LoadError, LoadGuard, LoadRequest, LoadResult, RemovalHeldError, Warehouse
 
-__all__ = ["RefreshOutcome", "refresh_entity"]
+__all__ = ["SlotRun", "project_for"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RefreshOutcome:
-    """What one refresh of one entity (and company) did."""
-
-    entity: EntityConfig
-    company: str | None
-    mode: RefreshMode
-    package: ExportedPackage
-    load: LoadResult
-    package_rows: int
-    """Rows the package's entity file held."""
-    seconds: dict[str, float] = field(default_factory=dict)
-    """Wall seconds per phase: export_wait (F&O), download, parse_and_load."""
-    summary_url: str | None = None
-    """F&O's execution summary page for this export, when F&O tells it."""
-    replayed: tuple[LoadResult, ...] = ()
-    """Loads of packages that earlier refreshes downloaded but could not load, applied first."""
-    fo_row_count: int | str | None = None
-    """After a full load: F&O's own count (OData ``$count``), or the error text when F&O did not tell."""
-    drift: ColumnDrift = field(default_factory=ColumnDrift)
-    """Columns the entity file has beyond the catalog's (added) and catalog columns it lacks (missing)."""
-    warnings: tuple[str, ...] = ()
-    """What this refresh met and dealt with: a delta without rows, a lost delta reloaded in full, ..."""
-
-
-def refresh_entity(
-    *,
-    entity: EntityConfig,
-    company: str | None,
-    client: D365Client,
-    warehouse: Warehouse,
-    spool: PackageSpool,
-    mode: RefreshMode | None = None,
-    guard: LoadGuard | None = None,
-    discard_held: bool = False,
-    wait_for_other_refresh: float = 4 * 3600.0,
-) -> RefreshOutcome:
-    """Export ``entity`` for ``company`` (None for shared entities), then load it into ``warehouse``.
-
-    ``mode`` FULL on a delta entity is a reconcile: a full export through its ``reconcile_project``
-    that replaces the company's rows, so rows deleted in F&O go. The DuckDB file is opened only for
-    the load, never while waiting on F&O. Every export is noted in ``spool`` as soon as F&O accepts
-    it; one that an earlier refresh did not finish loading is completed and loaded first (or, with
-    ``discard_held``, set aside unloaded). A delta that can no longer be completed (F&O cleaned up its
-    history or package, the package is damaged, or it was discarded) turns this refresh, and every
-    one after it until a full load commits, into a reconcile. Every load is checked whole before it
-    commits; ``guard`` says how much of a company's rows a full load may remove (and accepts a full
-    export without rows)."""
-    if entity.company_specific and company is None:
-        raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
-    mode = mode or entity.refresh
-    schema = entity.schema or _schema_from_metadata(client, entity)
-    with spool.slot(entity.table_name, company, timeout=wait_for_other_refresh) as slot:
-        run = _Refresh(entity, schema, company, client, warehouse, slot, guard or LoadGuard())
-        replayed = run.replay_pending(discard=discard_held)
-        if slot.reconcile_reason and mode is RefreshMode.DELTA:
-            run.warn(f"reloading in full: {slot.reconcile_reason}")
-            mode = RefreshMode.FULL  # only a full export makes the table whole again
-        execution_id = client.export_to_package(
-            data_project=_project(entity, mode), legal_entity=company or entity.companies[0]
-        )
-        export = slot.note(execution_id=execution_id, mode=mode)
-        package = client.complete_export(execution_id=execution_id, destination=export.path)
-        clock = time.perf_counter()
-        load, package_rows, drift = run.load_fresh(export)
-        seconds = {**package.timings, "parse_and_load": time.perf_counter() - clock}
-    logger.info(
-        "%s %s: %d package rows, %d inserted, %d updated, %d deleted (execution %s)",
-        entity.name, run.who, package_rows, load.rows_inserted, load.rows_updated,
-        load.rows_deleted, package.execution_id,
-    )  # fmt: skip
-    return RefreshOutcome(
-        entity=entity,
-        company=company,
-        mode=mode,
-        package=package,
-        load=load,
-        package_rows=package_rows,
-        seconds=seconds,
-        summary_url=_summary_url(client, package.execution_id),
-        fo_row_count=_fo_row_count(client, entity, company) if mode is RefreshMode.FULL else None,
-        replayed=tuple(replayed),
-        drift=drift,
-        warnings=tuple(run.warnings),
-    )
-
-
-@dataclass(frozen=True)
-class _Refresh:
+class SlotRun:
     """One refresh holding its table and company's spool slot: how its exports are loaded."""
 
     entity: EntityConfig
@@ -145,6 +57,40 @@ class _Refresh:
         """Log a warning about this refresh and keep it for its outcome."""
         logger.warning("%s %s: %s", self.entity.name, self.who, text)
         self.warnings.append(text)
+
+    def start_export(self, mode: RefreshMode) -> SpooledExport:
+        """``ExportToPackage`` for this table and company, noted in the slot as soon as F&O accepts it.
+
+        When F&O may have started a delta without telling (the call's answer was lost and F&O could
+        not confirm it), its changes may never arrive: the next refresh reloads in full.
+        """
+        try:
+            execution_id = self.client.export_to_package(
+                data_project=project_for(self.entity, mode),
+                legal_entity=self.company or self.entity.companies[0],
+            )
+        except ApiError as exc:
+            if exc.unanswered and mode is RefreshMode.DELTA:
+                self.slot.require_reconcile(reason=f"a delta export may have started unnoticed: {exc}")
+            raise
+        return self.slot.note(execution_id=execution_id, mode=mode)
+
+    def take_partial(self, export: SpooledExport, package: ExportedPackage) -> SpooledExport:
+        """The export to load: a PartiallySucceeded one lacks the rows F&O failed to export.
+
+        So it never removes rows (a full one is loaded as an upsert), and the next refresh reloads the
+        table in full, as a delta's missing changes would otherwise be lost.
+        """
+        if package.status is not ExecutionStatus.PARTIALLY_SUCCEEDED:
+            return export
+        said = "; ".join(package.warnings) or "F&O gave no messages"
+        reason = f"execution {export.execution_id} partially succeeded, without the rows F&O failed ({said})"
+        self.slot.require_reconcile(reason=reason)
+        logger.warning("%s %s: %s; loading what arrived, reloading in full next time",
+                       self.entity.name, self.who, reason)  # fmt: skip
+        if export.mode is RefreshMode.FULL:
+            return self.slot.note(execution_id=export.execution_id, mode=RefreshMode.DELTA)
+        return export
 
     def replay_pending(self, *, discard: bool) -> list[LoadResult]:
         """Load (or, with ``discard``, set aside) what earlier refreshes left; returns the loads."""
@@ -183,6 +129,20 @@ class _Refresh:
         """Complete and load an export an earlier refresh left behind; None when nothing can be loaded."""
         if not pending.downloaded and not self._download_pending(pending):
             return None
+        if not pending.downloaded:
+            try:
+                package = self.client.complete_export(
+                    execution_id=pending.execution_id, destination=pending.path
+                )
+                pending = self.take_partial(pending, package)
+            except (ExportFailedError, PackageDownloadError) as exc:
+                if isinstance(exc, PackageDownloadError) and not exc.package_gone:
+                    raise  # worth another try next time: the note stays
+                logger.warning(
+                    "%s %s: the export %s left by an earlier refresh cannot be completed (%s)",
+                    self.entity.name, self.who, pending.execution_id, exc,
+                )  # fmt: skip
+                return None
         try:
             result = self._load(pending)[0]
         except PackageIntegrityError as exc:
@@ -313,7 +273,7 @@ class _Refresh:
             )
 
 
-def _project(entity: EntityConfig, mode: RefreshMode) -> str:
+def project_for(entity: EntityConfig, mode: RefreshMode) -> str:
     """The data project that exports ``entity`` in ``mode`` (a delta entity's full export reconciles)."""
     if mode is entity.refresh:
         return entity.data_project
@@ -325,41 +285,11 @@ def _project(entity: EntityConfig, mode: RefreshMode) -> str:
     return entity.reconcile_project
 
 
-def _schema_from_metadata(client: D365Client, entity: EntityConfig) -> EntitySchema:
-    """The entity's columns from F&O's $metadata, when the catalog does not declare them."""
-    schema = client.get_entity_schema(entity.name)
-    missing = [key for key in entity.natural_key if schema.get(key) is None]
-    if missing:
-        raise CatalogError(
-            f"{entity.name}: natural_key {missing} is not among the columns F&O's $metadata lists "
-            f"({', '.join(schema.names)}); fix natural_key in the catalog"
-        )
-    return schema
-
-
 def _no_rows(file: EntityFile) -> str:
     """How an entity file without rows came: no file, an empty file, or a header row only."""
     if not file.in_package:
         return "no entity file in the package"
     return "a header row only" if file.header else "an empty entity file (zero bytes, no header row)"
-
-
-def _summary_url(client: D365Client, execution_id: str) -> str | None:
-    """The execution summary page, or None: optional metadata never fails a refresh."""
-    try:
-        return client.get_execution_summary_page_url(execution_id) or None
-    except D365Error as exc:
-        logger.warning("could not get the execution summary page of %s: %s", execution_id, exc)
-        return None
-
-
-def _fo_row_count(client: D365Client, entity: EntityConfig, company: str | None) -> int | str:
-    """F&O's ``$count`` of the entity for the company, or the reason it is unknown."""
-    try:
-        return client.count_entity_rows(entity.name, company=company if entity.company_specific else None)
-    except D365Error as exc:
-        logger.warning("could not count %s rows in F&O: %s", entity.name, exc)
-        return str(exc)
 
 
 class _RowCounter:
