@@ -28,7 +28,7 @@ from tests.support.environment import TEST_ROWS, embedded_variables, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "d365_assets"
-START_TIMEOUT = 90.0
+START_TIMEOUT = 180.0
 """Seconds for `dagster dev` to answer /server_info and load the code location (2 busy cores)."""
 STOP_TIMEOUT = 30.0
 
