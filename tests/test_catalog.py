@@ -112,7 +112,7 @@ def test_broken_catalog_names_file_entity_and_fix(tmp_path: Path, change, expect
         (
             lambda d: d["defaults"].update({"refresh_crn": "0 3 * * *"}),
             r": defaults: unknown keys \['refresh_crn'\]\. Fix: use only \['freshness_hours', "
-            r"'reconcile_cron'",
+            r"'owners', 'reconcile_cron'",
         ),
         (
             lambda d: entity(d, "CustomersV3").update({7: "x", "extra": 1}),

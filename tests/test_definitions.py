@@ -29,7 +29,7 @@ def test_definitions_build_one_asset_per_entity(tmp_path: Path) -> None:
     customers = graph.get(dg.AssetKey(["d365", "customers_v3"]))
     assert customers.partitions_def.get_partition_keys() == ["USMF", "DEMF"]
     assert customers.group_name == "accounts_receivable"
-    assert set(customers.kinds) == {"d365", "duckdb", "polars"}
+    assert set(customers.kinds) == {"d365", "microsoft", "duckdb", "polars"}, "microsoft: a known icon"
     assert customers.code_version
     assert graph.get(dg.AssetKey(["d365", "main_accounts"])).partitions_def is None
     check_names = {key.name for key in graph.asset_check_keys if key.asset_key == customers.key}

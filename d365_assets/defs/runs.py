@@ -43,6 +43,7 @@ __all__ = [
     "code_location",
     "create_run",
     "execute",
+    "partitioned_assets",
 ]
 
 LOCATION_NAME = "d365_assets"
@@ -80,6 +81,13 @@ def code_location(instance: dg.DagsterInstance) -> Iterator[CodeLocation]:
     )
     with origin.create_location(instance) as location:
         yield location
+
+
+def partitioned_assets(location: CodeLocation, job_name: str) -> list[dg.AssetKey]:
+    """The partitioned assets of ``job_name`` in ``location`` (the keys its definitions gave them)."""
+    repository = location.get_repository(REPOSITORY_NAME)
+    nodes = repository.get_asset_node_snaps(job_name)
+    return [node.asset_key for node in nodes if node.partitions is not None]
 
 
 def create_run(
