@@ -68,12 +68,14 @@ class RunOutcome:
 
 
 @contextmanager
-def code_location(instance: dg.DagsterInstance) -> Iterator[CodeLocation]:
-    """The ``d365_assets`` code location, loaded in this process from :data:`DEFINITIONS_MODULE`."""
+def code_location(
+    instance: dg.DagsterInstance, *, module: str = DEFINITIONS_MODULE
+) -> Iterator[CodeLocation]:
+    """The ``d365_assets`` code location, loaded in this process from ``module`` (its ``defs``)."""
     origin = InProcessCodeLocationOrigin(
         LoadableTargetOrigin(
             executable_path=sys.executable,
-            module_name=DEFINITIONS_MODULE,
+            module_name=module,
             attribute=DEFINITIONS_ATTRIBUTE,
             working_directory=os.getcwd(),
         ),
