@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,7 +82,11 @@ def code_location(
         ),
         location_name=LOCATION_NAME,
     )
-    with origin.create_location(instance) as location:
+    with warnings.catch_warnings():
+        # Loading a component's definitions rebuilds the checks with a beta parameter of Dagster's own.
+        warnings.simplefilter("ignore", category=dg.BetaWarning)
+        location = origin.create_location(instance)
+    with location:
         yield location
 
 
