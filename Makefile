@@ -43,9 +43,12 @@ test: install
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# Style, then the code location as `dg` loads it: every component's defs.yaml and every definition.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/dg check defs
+	$(BIN)/dg list defs --json > /dev/null
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -55,12 +55,9 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
     start can tell a run whose process was killed, mark it failed and free its pool slots (see
     :mod:`d365_assets.defs.instance`).
     """
-    import dagster as dg
-
     from d365_assets.defs.automation import MAIN_JOB
     from d365_assets.defs.instance import InstanceSetupError, open_instance, owner_tags
-    from d365_assets.defs.runs import code_location, create_run, execute
-    from d365_assets.defs.translator import ASSET_KEY_PREFIX
+    from d365_assets.defs.runs import code_location, create_run, execute, partitioned_assets
 
     try:
         instance, abandoned = open_instance()
@@ -70,15 +67,12 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
     print(f"Exporting {len(catalog.entities)} entities for {', '.join(catalog.companies)} from {backend}")
     for run in abandoned:
         print(f"  {run.describe()}")
-    partitioned = [
-        dg.AssetKey([ASSET_KEY_PREFIX, e.table_name])
-        for e in catalog.entities
-        if e.company_specific and e.companies == catalog.companies
-    ]
     tags = {LAUNCHED_BY_TAG: "d365-assets demo", **owner_tags()}
     failed = []
     step_log = Path(instance.root_directory) / "logs" / STEP_LOG
     with instance, code_location(instance) as location:
+        # After the first company's run (every asset), the others refresh the partitioned assets only.
+        partitioned = partitioned_assets(location, MAIN_JOB)
         for index, company in enumerate(catalog.companies):
             started = time.perf_counter()
             run = create_run(

@@ -31,6 +31,7 @@ message carries a secret, a bearer token or a SAS signature.
     ├── CronError                      d365_assets.catalog.cron: a cron expression outside the grammar
     ├── StrictYamlError                d365_assets.catalog.strict_yaml: YAML the strict reader refuses
     ├── SpoolError                     d365_assets.spool: a noted export cannot be used
+    ├── SettingsError                  d365_assets.settings: a D365_* variable that is not understood
     └── InstanceSetupError             d365_assets.defs.instance: the Dagster instance cannot be opened
 """
 

@@ -12,14 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from d365_assets.errors import D365AssetsError
 from d365_assets.fo import DEFAULT_AUTHORITY_HOST, normalize_environment_url, require_https_authority
 from d365_assets.warehouse import is_local_file
 
-__all__ = ["DEFAULT_AUTHORITY_HOST", "Settings"]
+__all__ = ["DEFAULT_AUTHORITY_HOST", "SCHEDULE_STATES", "Settings", "SettingsError"]
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_EMULATOR_STATE = "data/emulator"
 DEFAULT_PACKAGE_DIR = "data/packages"
+SCHEDULE_STATES = ("running", "stopped")
+"""Values of ``D365_SCHEDULES``: how the schedules and the freshness sensor start."""
+
+
+class SettingsError(D365AssetsError):
+    """A ``D365_*`` variable has a value the code location does not understand."""
 
 
 @dataclass(frozen=True)
@@ -44,17 +51,31 @@ class Settings:
     """Where the embedded emulator keeps its state (CA, credentials, executions, packages)."""
     package_dir: str = DEFAULT_PACKAGE_DIR
     """Where downloaded packages wait to be loaded; a failed load's package waits for the next run."""
+    schedules: str | None = None
+    """How the schedules (and the freshness sensor) start: ``running`` or ``stopped``; None = running
+    against the embedded emulator, stopped against a real environment until switched on."""
 
     def __post_init__(self) -> None:
         """Refuse a non-HTTPS environment or authority at once, before any token is asked for or sent."""
         if self.environment_url:
             normalize_environment_url(self.environment_url)
         require_https_authority(self.authority_host)
+        if self.schedules is not None and self.schedules not in SCHEDULE_STATES:
+            raise SettingsError(
+                f"D365_SCHEDULES={self.schedules!r} is not understood: set it to running (schedules start "
+                f"at once) or stopped (switch each on in the UI), or unset it (running against the emulator, "
+                f"stopped against a real environment)"
+            )
 
     @property
     def uses_emulator(self) -> bool:
         """True when no F&O environment is configured, so the embedded emulator serves as F&O."""
         return not self.environment_url
+
+    @property
+    def schedules_running(self) -> bool:
+        """Whether schedules and the freshness sensor start running (see :attr:`schedules`)."""
+        return self.uses_emulator if self.schedules is None else self.schedules == "running"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +98,7 @@ class Settings:
             duckdb_path=get("D365_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
             emulator_state_dir=get("D365_EMULATOR_STATE_DIR") or DEFAULT_EMULATOR_STATE,
             package_dir=get("D365_PACKAGE_DIR") or DEFAULT_PACKAGE_DIR,
+            schedules=(get("D365_SCHEDULES") or "").lower() or None,
         )
 
     def resolved_duckdb_path(self) -> str:
@@ -84,3 +106,11 @@ class Settings:
         if not is_local_file(self.duckdb_path):
             return self.duckdb_path
         return str(Path(self.duckdb_path).expanduser().resolve())
+
+    def resolved_package_dir(self) -> str:
+        """The package folder, absolute."""
+        return str(Path(self.package_dir).expanduser().resolve())
+
+    def resolved_emulator_state_dir(self) -> str:
+        """The embedded emulator's state folder, absolute."""
+        return str(Path(self.emulator_state_dir).expanduser().resolve())

@@ -112,7 +112,7 @@ def test_broken_catalog_names_file_entity_and_fix(tmp_path: Path, change, expect
         (
             lambda d: d["defaults"].update({"refresh_crn": "0 3 * * *"}),
             r": defaults: unknown keys \['refresh_crn'\]\. Fix: use only \['freshness_hours', "
-            r"'locale', 'reconcile_cron'",
+            r"'locale', 'owners', 'reconcile_cron'",
         ),
         (
             lambda d: entity(d, "CustomersV3").update({7: "x", "extra": 1}),
@@ -141,6 +141,14 @@ def test_broken_catalog_names_file_entity_and_fix(tmp_path: Path, change, expect
             r"entity SalesOrderLinesV2: reconcile_project 'D365A-SalesOrderLinesV2' is also used by entity "
             r"SalesOrderLinesV2 as its data_project\. Fix: .*full-push project of its own",
         ),
+        (
+            lambda d: entity(d, "CustomersV3").update({"owners": ["finance"]}),
+            r"entity CustomersV3: owner 'finance' is neither an email address nor a team:<name>\. Fix: ",
+        ),
+        (
+            lambda d: d["defaults"].update({"owners": "team:finance"}),
+            r": defaults: owners must be a list of email addresses or team:<name>\. Fix: ",
+        ),
     ],
     ids=[
         "entity-not-mapping",
@@ -154,6 +162,8 @@ def test_broken_catalog_names_file_entity_and_fix(tmp_path: Path, change, expect
         "column-name",
         "natural-key-twice",
         "reconcile-is-incremental",
+        "owner-not-an-owner",
+        "owners-not-a-list",
     ],
 )
 def test_wrong_shapes_and_types_name_file_entity_and_fix(tmp_path: Path, change, expected: str) -> None:

@@ -9,14 +9,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from d365_assets.definitions import build_definitions
+from d365_assets.defs import D365MetadataSet
 from d365_assets.settings import Settings
-from tests.support.catalog import CATALOG, catalog_with, shipped_entry
+from tests.support.catalog import (
+    CATALOG,
+    catalog_with,
+    document_entity,
+    shipped_document,
+    shipped_entry,
+    write_document,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+REAL = "https://contoso.operations.dynamics.com"
 
 
 def test_definitions_build_one_asset_per_entity(tmp_path: Path) -> None:
@@ -29,7 +39,7 @@ def test_definitions_build_one_asset_per_entity(tmp_path: Path) -> None:
     customers = graph.get(dg.AssetKey(["d365", "customers_v3"]))
     assert customers.partitions_def.get_partition_keys() == ["USMF", "DEMF"]
     assert customers.group_name == "accounts_receivable"
-    assert set(customers.kinds) == {"d365", "duckdb", "polars"}
+    assert set(customers.kinds) == {"d365", "microsoft", "duckdb", "polars"}, "microsoft: a known icon"
     assert customers.code_version
     assert graph.get(dg.AssetKey(["d365", "main_accounts"])).partitions_def is None
     check_names = {key.name for key in graph.asset_check_keys if key.asset_key == customers.key}
@@ -55,20 +65,56 @@ def test_schedule_tick_asks_one_run_per_company(tmp_path: Path) -> None:
     repository = defs.get_repository_def()
     schedule = defs.resolve_schedule_def("d365_refresh_sales_order_lines_v2_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance, scheduled_execution_time=TICK, repository_def=repository
-        )
+        ) as context,
+    ):
         requests = list(schedule.evaluate_tick(context).run_requests)
     assert sorted(r.partition_key for r in requests) == ["DEMF", "USMF"]
     assert sorted(r.run_key for r in requests) == ["20261126T0200-DEMF", "20261126T0200-USMF"]
     shared = defs.resolve_schedule_def("d365_refresh_main_accounts_schedule")
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance, scheduled_execution_time=TICK, repository_def=repository
-        )
+        ) as context,
+    ):
         requests = list(shared.evaluate_tick(context).run_requests)
     assert [r.partition_key for r in requests] == [None]
+
+
+@pytest.mark.parametrize(
+    ("settings", "status"),
+    [
+        (Settings(), dg.DefaultScheduleStatus.RUNNING),
+        (Settings(environment_url=REAL), dg.DefaultScheduleStatus.STOPPED),
+        (Settings(environment_url=REAL, schedules="running"), dg.DefaultScheduleStatus.RUNNING),
+    ],
+    ids=["emulator", "real-environment", "real-switched-on"],
+)
+def test_schedules_and_the_freshness_sensor_start_as_the_setting_says(
+    settings: Settings, status: dg.DefaultScheduleStatus
+) -> None:
+    defs = build_definitions(settings)
+    assert {schedule.default_status for schedule in defs.schedules} == {status}
+    assert defs.resolve_sensor_def("d365_freshness_checks_sensor").default_status.value == status.value
+    recovery = defs.resolve_sensor_def("d365_abandoned_runs_sensor")
+    assert recovery.default_status == dg.DefaultSensorStatus.RUNNING, "recovery always runs"
+
+
+def test_owners_and_the_refresh_tag_come_from_the_catalog(tmp_path: Path) -> None:
+    document = shipped_document()
+    document["defaults"]["owners"] = ["team:finance_data"]
+    document_entity(document, "CustomersV3")["owners"] = ["jane@contoso.com"]
+    catalog = write_document(tmp_path / "catalog.yaml", document)
+    graph = build_definitions(Settings(catalog_path=str(catalog))).resolve_asset_graph()
+    customers = graph.get(dg.AssetKey(["d365", "customers_v3"]))
+    lines = graph.get(dg.AssetKey(["d365", "sales_order_lines_v2"]))
+    assert (customers.owners, lines.owners) == (["jane@contoso.com"], ["team:finance_data"])
+    assert (customers.tags["d365/refresh"], lines.tags["d365/refresh"]) == ("full", "delta")
+    assert D365MetadataSet.extract(lines.metadata).natural_key == "INVENTORYLOTID"
 
 
 def test_broken_catalog_fails_definitions_validate(tmp_path: Path) -> None:

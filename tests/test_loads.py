@@ -30,6 +30,7 @@ from tests.support.environment import (
     embedded_variables,
     process_environment,
 )
+from tests.support.runs import check_results, failure_message, hold_duckdb
 from tests.support.tables import source_rows, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,26 +61,6 @@ def materialize(
             raise_on_error=False,
             tags=tags,
         )
-
-
-def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    return "\n".join(
-        event.step_failure_data.error.message for event in result.all_events if event.is_step_failure
-    )
-
-
-def hold_duckdb(path: Path, seconds: float) -> subprocess.Popen:
-    code = (
-        f"import duckdb, time; con = duckdb.connect({str(path)!r}); "
-        f"print('held', flush=True); time.sleep({seconds})"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    return holder
 
 
 def test_all_checks_pass_on_a_clean_load(tmp_path: Path, emulator: Emulator) -> None:

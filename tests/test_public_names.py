@@ -90,9 +90,11 @@ PUBLIC: dict[str, set[str]] = {
     },
     "d365_assets.catalog": {"SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "load_catalog"},
     "d365_assets.spool": {"PackageSpool", "SpoolError", "SpoolSlot", "SpooledExport"},
-    "d365_assets.settings": {"DEFAULT_AUTHORITY_HOST", "Settings"},
+    "d365_assets.settings": {"DEFAULT_AUTHORITY_HOST", "SCHEDULE_STATES", "Settings", "SettingsError"},
     "d365_assets.refresh": {"RefreshOutcome", "refresh_entity"},
     "d365_assets.defs": {
+        "D365CatalogComponent",
+        "D365MetadataSet",
         "D365Resource",
         "DagsterD365Translator",
         "WarehouseResource",
@@ -102,7 +104,13 @@ PUBLIC: dict[str, set[str]] = {
         "build_schedules",
         "resources_from_settings",
     },
-    "d365_assets.definitions": {"MAX_CONCURRENT_STEPS", "build_definitions", "defs"},
+    "d365_assets.definitions": {
+        "LOCATION_FOLDER",
+        "MAX_CONCURRENT_STEPS",
+        "build_definitions",
+        "defs",
+        "load_location",
+    },
 }
 
 

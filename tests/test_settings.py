@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from d365_assets.fo import InsecureUrlError
-from d365_assets.settings import DEFAULT_AUTHORITY_HOST, Settings
+from d365_assets.settings import DEFAULT_AUTHORITY_HOST, Settings, SettingsError
 
 EVERY_VARIABLE = {
     "D365_ENVIRONMENT_URL": "https://contoso.operations.dynamics.com",
@@ -21,6 +21,7 @@ EVERY_VARIABLE = {
     "D365_DUCKDB_PATH": "/srv/d365/warehouse.duckdb",
     "D365_EMULATOR_STATE_DIR": "/srv/d365/emulator",
     "D365_PACKAGE_DIR": "/srv/d365/packages",
+    "D365_SCHEDULES": "running",
 }
 FIELDS = {
     "D365_ENVIRONMENT_URL": "environment_url",
@@ -34,6 +35,7 @@ FIELDS = {
     "D365_DUCKDB_PATH": "duckdb_path",
     "D365_EMULATOR_STATE_DIR": "emulator_state_dir",
     "D365_PACKAGE_DIR": "package_dir",
+    "D365_SCHEDULES": "schedules",
 }
 
 
@@ -126,3 +128,27 @@ def test_a_duckdb_path_under_home_is_expanded(monkeypatch: pytest.MonkeyPatch, t
 @pytest.mark.parametrize("target", ["md:analytics", "motherduck:analytics", ":memory:"])
 def test_a_duckdb_connection_string_is_kept_as_given(target: str) -> None:
     assert Settings.from_env({"D365_DUCKDB_PATH": target}).resolved_duckdb_path() == target
+
+
+@pytest.mark.parametrize(
+    ("variables", "running"),
+    [
+        ({}, True),
+        ({"D365_ENVIRONMENT_URL": "https://contoso.operations.dynamics.com"}, False),
+        (
+            {"D365_ENVIRONMENT_URL": "https://contoso.operations.dynamics.com", "D365_SCHEDULES": "Running"},
+            True,
+        ),
+        ({"D365_SCHEDULES": "stopped"}, False),
+    ],
+    ids=["emulator", "real-environment", "real-switched-on", "emulator-switched-off"],
+)
+def test_schedules_run_against_the_emulator_and_wait_for_a_real_environment(
+    variables: dict[str, str], running: bool
+) -> None:
+    assert Settings.from_env(variables).schedules_running is running
+
+
+def test_an_unknown_schedules_value_is_refused_naming_the_choices() -> None:
+    with pytest.raises(SettingsError, match=r"D365_SCHEDULES='on' is not understood: set it to running"):
+        Settings.from_env({"D365_SCHEDULES": "on"})

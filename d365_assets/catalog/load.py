@@ -52,6 +52,8 @@ class EntityConfig:
     group: str
     natural_key: tuple[str, ...]
     description: str
+    owners: tuple[str, ...]
+    """Who answers for the entity's tables: email addresses or ``team:<name>`` (Dagster asset owners)."""
     schema: EntitySchema | None
     """The declared columns; None when the catalog leaves them out and F&O's $metadata supplies them."""
     freshness_hours: float
@@ -113,6 +115,7 @@ def _entity(entry: EntityEntry, companies: tuple[str, ...], defaults: CatalogDef
         group=entry.group,
         natural_key=tuple(entry.natural_key),
         description=entry.description or f"F&O data entity {entry.name}.",
+        owners=tuple(_given(entry.owners, defaults.owners)),
         schema=entry.declared_schema,
         freshness_hours=float(_given(entry.freshness_hours, defaults.freshness_hours)),
         refresh_cron=_given(entry.refresh_cron, defaults.refresh_cron),

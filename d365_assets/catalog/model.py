@@ -61,6 +61,7 @@ _WRITTEN_EMPTY = "catalog_written_empty"
 _MAX_FRESHNESS_HOURS = 24 * 3653
 _GROUP = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLUMN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_OWNER = re.compile(r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,15 @@ def _known_locale(value: object) -> object:
     return value  # the type check refuses it, with the field's Refusal
 
 
+def _owner(owner: str) -> str:
+    if not _OWNER.match(owner):
+        raise refusal(
+            f"owner {owner!r} is neither an email address nor a team:<name>",
+            "write e.g. owners: [team:finance_data, jane@contoso.com]",
+        )
+    return owner
+
+
 def _fires(value: object, info: ValidationInfo) -> object:
     try:
         check_cron(value)
@@ -161,6 +171,8 @@ Columns = Annotated[
     AfterValidator(_each_column_once),
 ]
 KeyColumn = Annotated[StrictStr, _not_reserved("natural_key column")]
+Owners = list[Annotated[StrictStr, AfterValidator(_owner)]]
+"""Who answers for an entity's tables (Dagster asset owners): email addresses or ``team:<name>``."""
 Freshness = Annotated[float, Field(ge=1 / 60, le=_MAX_FRESHNESS_HOURS)]
 Cron = Annotated[str, BeforeValidator(_fires)]
 """A cron expression Dagster's schedules accept and that fires (see :mod:`d365_assets.catalog.cron`)."""
@@ -194,6 +206,11 @@ _COLUMNS = Refusal(
     key=Refusal("column name $value is not text", "quote it as a string"),
     item=Refusal("column $column has unknown type $value", f"use one of: {', '.join(ColumnType)}"),
 )
+_OWNERS = Refusal(
+    "owners must be a list of email addresses or team:<name>",
+    "write e.g. owners: [team:finance_data, jane@contoso.com]",
+    item=Refusal("owner $value is not text", "write it as an email address or team:<name>"),
+)
 _NATURAL_KEY = Refusal(
     "natural_key must be a non-empty list of columns",
     "e.g. natural_key: [CUSTOMERACCOUNT]",
@@ -217,6 +234,7 @@ class CatalogDefaults(CatalogModel):
     freshness_hours: Annotated[Freshness, _FRESHNESS] = 26.0
     refresh_cron: Annotated[Cron, _CRON] = "0 2 * * *"
     reconcile_cron: Annotated[Cron, _CRON] = "0 4 * * 0"
+    owners: Annotated[Owners, _OWNERS] = []
     locale: Annotated[LocaleName | None, _LOCALE] = None
     """None: not declared (dates in ISO form, or en-US with its AM/PM clock; numbers ``1234.56``)."""
 
@@ -258,11 +276,19 @@ class EntityEntry(CatalogModel):
     companies: Annotated[Companies | None, _COMPANIES] = None
     natural_key: Annotated[list[KeyColumn], Field(min_length=1), _NATURAL_KEY]
     description: Annotated[Text | None, _TEXT] = None
+    owners: Annotated[Owners | None, _OWNERS] = None
     freshness_hours: Annotated[Freshness | None, _FRESHNESS] = None
     refresh_cron: Annotated[Cron | None, _CRON] = None
 
     @field_validator(
-        "companies", "columns", "freshness_hours", "refresh_cron", "reconcile_cron", "locale", mode="before"
+        "companies",
+        "columns",
+        "owners",
+        "freshness_hours",
+        "refresh_cron",
+        "reconcile_cron",
+        "locale",
+        mode="before",
     )
     @classmethod
     def _written_with_a_value(cls, value: Any, info: ValidationInfo) -> Any:

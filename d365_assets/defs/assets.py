@@ -1,19 +1,19 @@
 """The asset factory: one asset per catalog entity."""
 
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 import dagster as dg
 
 from d365_assets.catalog import Catalog, EntityConfig
 from d365_assets.defs.automation import MODE_TAG, RECONCILE
 from d365_assets.defs.checks import entity_check_specs, evaluate_checks
+from d365_assets.defs.metadata import D365MetadataSet, materialization_metadata
 from d365_assets.defs.resources import D365Resource, WarehouseResource
 from d365_assets.defs.translator import DagsterD365Translator
 from d365_assets.errors import D365AssetsError
 from d365_assets.fo import ExportFailedError
 from d365_assets.package import EmptyEntityFileError
-from d365_assets.refresh import RefreshOutcome, refresh_entity
+from d365_assets.refresh import refresh_entity
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import SpoolError
 from d365_assets.warehouse import RemovalHeldError
@@ -30,7 +30,7 @@ _HELD_LOAD_CHOICES = ("accept", "discard")
 def build_d365_assets(
     catalog: Catalog, *, translator: DagsterD365Translator | None = None
 ) -> list[dg.AssetsDefinition]:
-    """One asset per entity of ``catalog``."""
+    """One asset per entity of ``catalog``, in its order, each with the spec ``translator`` gives."""
     translator = translator or DagsterD365Translator()
     return [build_entity_asset(entity, translator=translator) for entity in catalog.entities]
 
@@ -42,7 +42,7 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
     @dg.multi_asset(
         name=f"d365_{entity.table_name}",
         specs=[spec],
-        check_specs=entity_check_specs(spec.key, entity),
+        check_specs=entity_check_specs(spec, entity),
         partitions_def=spec.partitions_def,
         pool=EXPORT_POOL,
     )
@@ -64,35 +64,40 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
                     guard=warehouse.get_guard(accept_removal=held == "accept"),
                     discard_held=held == "discard",
                 )
-        except ExportFailedError as exc:
-            raise dg.Failure(
-                description=str(exc),
-                metadata={
-                    "d365/execution_id": exc.execution_id,
-                    "d365/status": str(exc.status),
-                    "d365/errors": dg.MetadataValue.json(list(exc.errors)),
-                },
-            ) from exc
-        except RemovalHeldError as exc:
-            raise dg.Failure(
-                description=f"{type(exc).__name__}: {exc} {_HOW_TO_RELEASE}",
-                metadata={"d365/rows_before": exc.before, "d365/rows_removed": exc.removed},
-            ) from exc
         except D365AssetsError as exc:
-            hint = f" {_HOW_TO_DISCARD}" if isinstance(exc, SpoolError) else ""
-            hint = f" {_HOW_TO_RELEASE}" if isinstance(exc, EmptyEntityFileError) else hint
-            raise dg.Failure(description=f"{type(exc).__name__}: {exc}{hint}") from exc
+            raise _failure(exc) from exc
         for warning in outcome.package.warnings:
             context.log.warning(f"{entity.name} {company or ''}: F&O reported: {warning}")
         for warning in outcome.warnings:
             context.log.warning(f"{entity.name} {company or ''}: {warning}")
         yield dg.MaterializeResult(
             asset_key=spec.key,
-            metadata=materialization_metadata(outcome, database=warehouse.database),
+            metadata=materialization_metadata(
+                outcome, database=warehouse.target, summary_link=not d365.uses_emulator
+            ),
             check_results=evaluate_checks(outcome),
         )
 
     return _refresh
+
+
+def _failure(exc: D365AssetsError) -> dg.Failure:
+    """The run's failure for one of our errors: its message, what to do, and its metadata."""
+    if isinstance(exc, ExportFailedError):
+        details = D365MetadataSet(
+            execution_id=exc.execution_id,
+            status=str(exc.status),
+            errors=dg.MetadataValue.json(list(exc.errors)),
+        )
+        return dg.Failure(description=str(exc), metadata=dict(details))
+    if isinstance(exc, RemovalHeldError):
+        details = D365MetadataSet(rows_before=exc.before, rows_removed=exc.removed)
+        return dg.Failure(
+            description=f"{type(exc).__name__}: {exc} {_HOW_TO_RELEASE}", metadata=dict(details)
+        )
+    hint = f" {_HOW_TO_DISCARD}" if isinstance(exc, SpoolError) else ""
+    hint = f" {_HOW_TO_RELEASE}" if isinstance(exc, EmptyEntityFileError) else hint
+    return dg.Failure(description=f"{type(exc).__name__}: {exc}{hint}")
 
 
 _HOW_TO_RELEASE = (
@@ -116,43 +121,3 @@ def _held_load_choice(tags: Mapping[str, str]) -> str | None:
             f"held-back load once, or {HELD_LOAD_TAG}=discard to set it aside and export again"
         )
     return value
-
-
-def materialization_metadata(outcome: RefreshOutcome, *, database: str) -> dict[str, object]:
-    """Standard Dagster table metadata plus what F&O and the loader reported."""
-    load = outcome.load
-    catalog_name = Path(database).stem if not database.startswith("md:") else database.removeprefix("md:")
-    metadata: dict[str, object] = {
-        "dagster/row_count": load.table_rows,
-        "dagster/table_name": f"{catalog_name}.{load.table}",
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in load.columns]),
-        "d365/execution_id": outcome.package.execution_id,
-        "d365/execution_status": str(outcome.package.status),
-        "d365/mode": outcome.mode.value,
-        "d365/applied": load.applied,
-        "d365/package_rows": outcome.package_rows,
-        "d365/rows_inserted": load.rows_inserted,
-        "d365/rows_updated": load.rows_updated,
-        "d365/rows_deleted": load.rows_deleted,
-        "d365/package_bytes": outcome.package.size_bytes,
-        **{f"d365/seconds_{phase}": round(value, 3) for phase, value in outcome.seconds.items()},
-    }
-    if outcome.company is not None:
-        metadata["dagster/partition_row_count"] = load.company_rows
-    if outcome.summary_url:
-        metadata["d365/execution_summary"] = dg.MetadataValue.url(outcome.summary_url)
-    if outcome.replayed:
-        metadata["d365/replayed_executions"] = ", ".join(r.execution_id for r in outcome.replayed)
-    if load.added_columns:
-        metadata["d365/table_columns_added"] = ", ".join(load.added_columns)
-    if outcome.drift.added:
-        metadata["d365/upstream_new_columns"] = ", ".join(outcome.drift.added)
-    if outcome.drift.missing:
-        metadata["d365/upstream_missing_columns"] = ", ".join(outcome.drift.missing)
-    if outcome.package.warnings:
-        metadata["d365/warnings"] = dg.MetadataValue.json(list(outcome.package.warnings))
-    if outcome.warnings:
-        metadata["d365/refresh_warnings"] = dg.MetadataValue.json(list(outcome.warnings))
-    if outcome.reconcile_reason:
-        metadata["d365/next_refresh_full"] = outcome.reconcile_reason
-    return metadata

@@ -1,4 +1,7 @@
-"""Jobs and schedules: the main job, and per entity a refresh and (delta only) a reconcile schedule."""
+"""Jobs and schedules: the main job, and per entity a refresh and (delta only) a reconcile schedule.
+
+Each job selects the asset keys the translator gives its entities, never keys made here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections.abc import Iterator, Sequence
 import dagster as dg
 
 from d365_assets.catalog import Catalog, EntityConfig
-from d365_assets.defs.translator import ASSET_KEY_PREFIX
+from d365_assets.defs.translator import DagsterD365Translator
 
 __all__ = ["MAIN_JOB", "MODE_TAG", "RECONCILE", "build_jobs", "build_schedules"]
 
@@ -17,58 +20,69 @@ RECONCILE = "reconcile"
 """Value of the ``d365/mode`` run tag that makes delta entities do a full export and delete what is gone."""
 
 
-def _key(entity: EntityConfig) -> dg.AssetKey:
-    return dg.AssetKey([ASSET_KEY_PREFIX, entity.table_name])
-
-
-def build_jobs(catalog: Catalog) -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs(
+    catalog: Catalog, *, translator: DagsterD365Translator | None = None
+) -> list[dg.UnresolvedAssetJobDefinition]:
     """The main job (every entity of the catalog's companies), plus one per entity for its schedules."""
+    translator = translator or DagsterD365Translator()
+    keys = {entity.name: translator.get_asset_spec(entity).key for entity in catalog.entities}
     main = [e for e in catalog.entities if not e.company_specific or e.companies == catalog.companies]
     jobs = [
         dg.define_asset_job(
             MAIN_JOB,
-            selection=dg.AssetSelection.assets(*[_key(e) for e in main]),
+            selection=dg.AssetSelection.assets(*[keys[e.name] for e in main]),
             description="Export and load every catalog entity; run once per company partition.",
         )
     ]
     for entity in catalog.entities:
-        jobs.append(_entity_job(entity, f"d365_refresh_{entity.table_name}"))
+        jobs.append(_entity_job(entity, keys[entity.name], f"d365_refresh_{entity.table_name}"))
         if entity.reconcile_cron:
-            jobs.append(
-                _entity_job(entity, f"d365_reconcile_{entity.table_name}", tags={MODE_TAG: RECONCILE})
-            )
+            name = f"d365_reconcile_{entity.table_name}"
+            jobs.append(_entity_job(entity, keys[entity.name], name, tags={MODE_TAG: RECONCILE}))
     return jobs
 
 
 def _entity_job(
-    entity: EntityConfig, name: str, *, tags: dict[str, str] | None = None
+    entity: EntityConfig, key: dg.AssetKey, name: str, *, tags: dict[str, str] | None = None
 ) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         name,
-        selection=dg.AssetSelection.assets(_key(entity)),
+        selection=dg.AssetSelection.assets(key),
         tags=tags,
         description=f"{'Reconcile' if tags else 'Refresh'} {entity.name}.",
     )
 
 
-def build_schedules(catalog: Catalog) -> list[dg.ScheduleDefinition]:
-    """Per entity: its refresh cron, and for delta entities its reconcile cron; a tick asks every company."""
+def build_schedules(
+    catalog: Catalog, *, translator: DagsterD365Translator | None = None, running: bool = True
+) -> list[dg.ScheduleDefinition]:
+    """Per entity: its refresh cron, and for delta entities its reconcile cron; a tick asks every company.
+
+    ``running``: whether the schedules start running, or stopped until switched on in the UI. A tick
+    asks one run per partition of the entity's asset (as the translator partitions it).
+    """
+    translator = translator or DagsterD365Translator()
+    status = dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
     schedules = []
     for entity in catalog.entities:
-        schedules.append(_schedule(entity, f"d365_refresh_{entity.table_name}", entity.refresh_cron))
+        partitions = translator.get_asset_spec(entity).partitions_def
+        companies = partitions.get_partition_keys() if partitions is not None else [None]
+        refresh_job = f"d365_refresh_{entity.table_name}"
+        schedules.append(_schedule(refresh_job, entity.refresh_cron, companies, status))
         if entity.reconcile_cron:
-            schedules.append(_schedule(entity, f"d365_reconcile_{entity.table_name}", entity.reconcile_cron))
+            reconcile_job = f"d365_reconcile_{entity.table_name}"
+            schedules.append(_schedule(reconcile_job, entity.reconcile_cron, companies, status))
     return schedules
 
 
-def _schedule(entity: EntityConfig, job_name: str, cron: str) -> dg.ScheduleDefinition:
-    companies: Sequence[str | None] = entity.companies if entity.company_specific else [None]
-
+def _schedule(
+    job_name: str, cron: str, companies: Sequence[str | None], status: dg.DefaultScheduleStatus
+) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=f"{job_name}_schedule",
         job_name=job_name,
         cron_schedule=cron,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=status,
         description=f"{job_name} on '{cron}' (UTC), one run per company.",
     )
     def _tick(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:

@@ -1,6 +1,13 @@
-"""Asset checks evaluated from the load itself, so they need no second DuckDB connection."""
+"""Asset checks evaluated from the load itself, so they need no second DuckDB connection.
+
+The checks of a company-specific entity are partitioned like its asset (Dagster 1.13 marks a check
+spec's ``partitions_def`` as a preview): each company's result stands on its own, so a failing USMF
+shows as failing even after DEMF passed.
+"""
 
 from __future__ import annotations
+
+import warnings
 
 import dagster as dg
 
@@ -20,37 +27,32 @@ MAX_ROW_DROP = 0.5
 """A table (or company) that shrinks below this share of its last full load's rows gets a warning."""
 
 
-def entity_check_specs(key: dg.AssetKey, entity: EntityConfig) -> list[dg.AssetCheckSpec]:
-    """The checks every entity asset carries."""
+def entity_check_specs(spec: dg.AssetSpec, entity: EntityConfig) -> list[dg.AssetCheckSpec]:
+    """The checks every entity asset carries, partitioned as its ``spec`` is."""
     scope = "the company's rows" if entity.company_specific else "the table"
-    return [
-        dg.AssetCheckSpec(
-            ROWS_MATCH,
-            asset=key,
-            blocking=True,
-            description="Every row of the exported package was applied: package rows = rows loaded.",
+    descriptions = {
+        ROWS_MATCH: "Every row of the exported package was applied: package rows = rows loaded.",
+        HAS_ROWS: f"After the load, {scope} are not empty.",
+        KEY_UNIQUE: f"No natural key ({', '.join(entity.natural_key)}) occurs twice among {scope}.",
+        ROWS_STABLE: f"Warns when {scope} drop below {MAX_ROW_DROP:.0%} of the last full load's rows.",
+        FO_COUNT: (
+            f"After a full load, {scope} equal F&O's own count (OData $count); warns otherwise "
+            "(activity in F&O between the export and the count can explain a small difference)."
         ),
-        dg.AssetCheckSpec(HAS_ROWS, asset=key, description=f"After the load, {scope} are not empty."),
-        dg.AssetCheckSpec(
-            KEY_UNIQUE,
-            asset=key,
-            blocking=entity.refresh is RefreshMode.DELTA,
-            description=f"No natural key ({', '.join(entity.natural_key)}) occurs twice among {scope}.",
-        ),
-        dg.AssetCheckSpec(
-            ROWS_STABLE,
-            asset=key,
-            description=f"Warns when {scope} drop below {MAX_ROW_DROP:.0%} of the last full load's rows.",
-        ),
-        dg.AssetCheckSpec(
-            FO_COUNT,
-            asset=key,
-            description=(
-                f"After a full load, {scope} equal F&O's own count (OData $count); warns otherwise "
-                "(activity in F&O between the export and the count can explain a small difference)."
-            ),
-        ),
-    ]
+    }
+    blocking = {ROWS_MATCH: True, KEY_UNIQUE: entity.refresh is RefreshMode.DELTA}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.PreviewWarning)  # partitioned checks: preview in 1.13
+        return [
+            dg.AssetCheckSpec(
+                name,
+                asset=spec.key,
+                description=description,
+                blocking=blocking.get(name, False),
+                partitions_def=spec.partitions_def,
+            )
+            for name, description in descriptions.items()
+        ]
 
 
 def evaluate_checks(outcome: RefreshOutcome) -> list[dg.AssetCheckResult]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ __all__ = [
     "code_location",
     "create_run",
     "execute",
+    "partitioned_assets",
 ]
 
 LOCATION_NAME = "d365_assets"
@@ -67,19 +69,32 @@ class RunOutcome:
 
 
 @contextmanager
-def code_location(instance: dg.DagsterInstance) -> Iterator[CodeLocation]:
-    """The ``d365_assets`` code location, loaded in this process from :data:`DEFINITIONS_MODULE`."""
+def code_location(
+    instance: dg.DagsterInstance, *, module: str = DEFINITIONS_MODULE
+) -> Iterator[CodeLocation]:
+    """The ``d365_assets`` code location, loaded in this process from ``module`` (its ``defs``)."""
     origin = InProcessCodeLocationOrigin(
         LoadableTargetOrigin(
             executable_path=sys.executable,
-            module_name=DEFINITIONS_MODULE,
+            module_name=module,
             attribute=DEFINITIONS_ATTRIBUTE,
             working_directory=os.getcwd(),
         ),
         location_name=LOCATION_NAME,
     )
-    with origin.create_location(instance) as location:
+    with warnings.catch_warnings():
+        # Loading a component's definitions rebuilds the checks with a beta parameter of Dagster's own.
+        warnings.simplefilter("ignore", category=dg.BetaWarning)
+        location = origin.create_location(instance)
+    with location:
         yield location
+
+
+def partitioned_assets(location: CodeLocation, job_name: str) -> list[dg.AssetKey]:
+    """The partitioned assets of ``job_name`` in ``location`` (the keys its definitions gave them)."""
+    repository = location.get_repository(REPOSITORY_NAME)
+    nodes = repository.get_asset_node_snaps(job_name)
+    return [node.asset_key for node in nodes if node.partitions is not None]
 
 
 def create_run(

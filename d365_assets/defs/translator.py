@@ -1,4 +1,10 @@
-"""Catalog entity -> Dagster AssetSpec. Subclass and override ``get_asset_spec`` to customise."""
+"""Catalog entity -> Dagster AssetSpec: the one place an entity's asset key, owners and tags are made.
+
+Subclass :class:`DagsterD365Translator` and override ``get_asset_spec`` to customise (another key
+prefix, owners, groups, ...), then pass it to ``build_definitions(translator=...)``: the assets, their
+checks, the jobs, schedules and freshness checks, and the runs of ``d365-assets demo`` all follow the
+specs it returns. In a ``defs.yaml``, the component's ``translation`` does the same without code.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,16 @@ from datetime import timedelta
 import dagster as dg
 
 from d365_assets.catalog import EntityConfig
+from d365_assets.defs.metadata import entity_metadata
 
-__all__ = ["ASSET_KEY_PREFIX", "DagsterD365Translator", "company_partitions"]
+__all__ = ["ASSET_KEY_PREFIX", "KINDS", "REFRESH_TAG", "DagsterD365Translator", "company_partitions"]
 
 ASSET_KEY_PREFIX = "d365"
+KINDS = frozenset({"d365", "microsoft", "duckdb", "polars"})
+"""Kinds of every entity asset. Dagster's UI draws icons only for the kinds it knows: ``microsoft``
+gives the assets Microsoft's; ``d365`` (no icon of its own) keeps ``kind:d365`` as their filter."""
+REFRESH_TAG = "d365/refresh"
+"""Asset tag holding the entity's refresh mode (``full`` or ``delta``), to filter the catalog by."""
 
 
 def company_partitions(entity: EntityConfig) -> dg.StaticPartitionsDefinition | None:
@@ -29,29 +41,16 @@ class DagsterD365Translator:
             key=[ASSET_KEY_PREFIX, entity.table_name],
             description=entity.description,
             group_name=entity.group,
-            kinds={"d365", "duckdb", "polars"},
+            kinds=set(KINDS),
+            owners=list(entity.owners),
+            tags={REFRESH_TAG: entity.refresh.value},
             partitions_def=company_partitions(entity),
             freshness_policy=dg.FreshnessPolicy.time_window(
                 fail_window=timedelta(hours=entity.freshness_hours)
             ),
             code_version=_code_version(entity),
-            metadata={
-                "d365/entity": entity.name,
-                "d365/label": entity.label,
-                "d365/data_project": entity.data_project,
-                "d365/refresh": entity.refresh.value,
-                "d365/natural_key": ", ".join(entity.natural_key),
-                **_column_schema(entity),
-            },
+            metadata=entity_metadata(entity),
         )
-
-
-def _column_schema(entity: EntityConfig) -> dict[str, dg.TableSchema]:
-    """Declared columns as table metadata; none when the columns come from $metadata at run time."""
-    if entity.schema is None:
-        return {}
-    columns = [dg.TableColumn(c.name, c.type.duckdb_type) for c in entity.schema]
-    return {"dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
 def _code_version(entity: EntityConfig) -> str:
