@@ -127,22 +127,11 @@ class SlotRun:
 
     def _finish_pending(self, pending: SpooledExport) -> LoadResult | None:
         """Complete and load an export an earlier refresh left behind; None when nothing can be loaded."""
-        if not pending.downloaded and not self._download_pending(pending):
-            return None
         if not pending.downloaded:
-            try:
-                package = self.client.complete_export(
-                    execution_id=pending.execution_id, destination=pending.path
-                )
-                pending = self.take_partial(pending, package)
-            except (ExportFailedError, PackageDownloadError) as exc:
-                if isinstance(exc, PackageDownloadError) and not exc.package_gone:
-                    raise  # worth another try next time: the note stays
-                logger.warning(
-                    "%s %s: the export %s left by an earlier refresh cannot be completed (%s)",
-                    self.entity.name, self.who, pending.execution_id, exc,
-                )  # fmt: skip
+            package = self._download_pending(pending)
+            if package is None:
                 return None
+            pending = self.take_partial(pending, package)
         try:
             result = self._load(pending)[0]
         except PackageIntegrityError as exc:
@@ -170,8 +159,8 @@ class SlotRun:
         )  # fmt: skip
         return result
 
-    def _download_pending(self, pending: SpooledExport) -> bool:
-        """Download the package of an export an earlier refresh left; False when F&O no longer has it.
+    def _download_pending(self, pending: SpooledExport) -> ExportedPackage | None:
+        """Download the package of an export an earlier refresh left; None when F&O no longer has it.
 
         F&O deletes job history (after 7 days by default) and packages (after 7 days). An export it
         answers 400 about (``not found``, past the grace, or any other client error), that ended
@@ -180,8 +169,7 @@ class SlotRun:
         """
         try:
             self._ask_fo_if_old(pending)
-            self.client.complete_export(execution_id=pending.execution_id, destination=pending.path)
-            return True
+            return self.client.complete_export(execution_id=pending.execution_id, destination=pending.path)
         except ExportFailedError as exc:
             reason: Exception = exc
         except PackageDownloadError as exc:
@@ -200,7 +188,7 @@ class SlotRun:
             f"F&O can no longer give the export {pending.execution_id} that an earlier refresh left "
             f"(its job history or package is deleted after 7 days by default): {reason}"
         )
-        return False
+        return None
 
     def _ask_fo_if_old(self, pending: SpooledExport) -> None:
         """For an export noted longer ago than the not-found grace, ask F&O once whether it knows it.
