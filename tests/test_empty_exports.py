@@ -18,13 +18,13 @@ from d365_assets.catalog import EntityConfig
 from d365_assets.definitions import build_definitions
 from d365_assets.emulator import DataProject, Emulator, EmulatorConfig
 from d365_assets.package import EmptyEntityFileError
-from d365_assets.refresh import RefreshOutcome, refresh_entity
+from d365_assets.refresh import RefreshOutcome
 from d365_assets.schema import RefreshMode
-from d365_assets.spool import PackageSpool
-from d365_assets.warehouse import LoadGuard, RemovalHeldError, Warehouse
+from d365_assets.warehouse import LoadGuard, RemovalHeldError
 from tests.hostile import table_state
 from tests.support.catalog import catalog_entity, catalog_with
-from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS, client_for, embedded_settings
+from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS, embedded_settings
+from tests.support.refreshing import refresh_from, spool_in
 from tests.support.tables import source_rows, table_rows
 
 LINES = catalog_entity("SalesOrderLinesV2")
@@ -63,18 +63,10 @@ class Bench:
     def __init__(self, tmp_path: Path, emulator: Emulator) -> None:
         self.emulator = emulator
         self.database = tmp_path / "warehouse.duckdb"
-        self.spool = PackageSpool(tmp_path / "packages", scope="test")
+        self.spool = spool_in(tmp_path)
 
     def refresh(self, entity: EntityConfig, **kwargs: object) -> RefreshOutcome:
-        with client_for(self.emulator) as client:
-            return refresh_entity(
-                entity=entity,
-                company="USMF",
-                client=client,
-                warehouse=Warehouse(self.database, lock_timeout=10),
-                spool=self.spool,
-                **kwargs,
-            )
+        return refresh_from(self.emulator, self.database.parent, entity, lock_timeout=10, **kwargs)
 
     def rows(self, entity: EntityConfig) -> list[tuple]:
         return table_rows(self.database, entity, "USMF")

@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 
 from d365_assets.emulator import Emulator, EmulatorConfig, Fault
-from d365_assets.fo import ApiError, ExportFailedError, RetryPolicy
+from d365_assets.fo import ApiError, ExportFailedError
 from d365_assets.refresh import RefreshOutcome, refresh_entity
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import PackageSpool
 from d365_assets.warehouse import Warehouse
 from tests.support.catalog import catalog_entity
 from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS, client_for
+from tests.support.refreshing import FEW_RETRIES, refresh_from
 from tests.support.tables import source_rows, table_rows
 
 LINES = catalog_entity("SalesOrderLinesV2")
@@ -45,15 +46,15 @@ def emulator(state: Path, **settings: object) -> Iterator[Emulator]:
 
 
 def refresh(emu: Emulator, tmp_path: Path, **client_options: object) -> RefreshOutcome:
-    options = {"retry": RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05), **client_options}
-    with client_for(emu, **options) as client:
-        return refresh_entity(
-            entity=LINES,
-            company="USMF",
-            client=client,
-            warehouse=Warehouse(tmp_path / "warehouse.duckdb"),
-            spool=PackageSpool(tmp_path / "packages", scope="test"),
-        )
+    return refresh_from(
+        emu,
+        tmp_path,
+        LINES,
+        client_options={
+            "retry": FEW_RETRIES,
+            **client_options,
+        },
+    )
 
 
 def loaded(tmp_path: Path) -> list[tuple]:

@@ -20,13 +20,14 @@ import pytest
 from d365_assets.catalog import EntityConfig
 from d365_assets.emulator import Emulator
 from d365_assets.package import EmptyEntityFileError
-from d365_assets.refresh import RefreshOutcome, refresh_entity
+from d365_assets.refresh import RefreshOutcome
 from d365_assets.schema import RefreshMode
-from d365_assets.spool import PackageSpool, SpoolError
+from d365_assets.spool import SpoolError
 from d365_assets.warehouse import LoadGuard, RemovalHeldError, Warehouse, WarehouseFileError
 from tests.hostile import EntityText, export_real_package, rewrite_entity_file, spool_as_pending, table_state
 from tests.support.catalog import catalog_entity
 from tests.support.environment import client_for
+from tests.support.refreshing import refresh_from, spool_in
 from tests.support.tables import source_rows, table_rows
 
 VENDORS = catalog_entity("VendorsV2")
@@ -41,18 +42,10 @@ class Bench:
         self.tmp_path = tmp_path
         self.emulator = emulator
         self.database = tmp_path / "warehouse.duckdb"
-        self.spool = PackageSpool(tmp_path / "packages", scope="test")
+        self.spool = spool_in(tmp_path)
 
     def refresh(self, entity: EntityConfig, **kwargs: object) -> RefreshOutcome:
-        with client_for(self.emulator) as client:
-            return refresh_entity(
-                entity=entity,
-                company="USMF",
-                client=client,
-                warehouse=Warehouse(self.database, lock_timeout=10),
-                spool=self.spool,
-                **kwargs,
-            )
+        return refresh_from(self.emulator, self.database.parent, entity, lock_timeout=10, **kwargs)
 
     def hostile(
         self, entity: EntityConfig, change: Callable[[EntityText], bytes], *, mode: str = "full"

@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 
 from d365_assets.emulator import Emulator, EmulatorConfig, Fault
-from d365_assets.fo import ExportTimeoutError, PackageDownloadError, RetryPolicy
-from d365_assets.refresh import RefreshOutcome, refresh_entity
+from d365_assets.fo import ExportTimeoutError, PackageDownloadError
+from d365_assets.refresh import RefreshOutcome
 from d365_assets.schema import RefreshMode
-from d365_assets.spool import PackageSpool
-from d365_assets.warehouse import Warehouse
 from tests.support.catalog import catalog_entity
-from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS, client_for
+from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS
+from tests.support.refreshing import FEW_RETRIES, refresh_from
 from tests.support.tables import source_rows, table_rows
 
 LINES = catalog_entity("SalesOrderLinesV2")
@@ -75,15 +74,12 @@ def forgetful(tmp_path: Path, answer: str) -> Iterator[Emulator]:
 
 def refresh(emulator: Emulator, tmp_path: Path, answer: str, **client_options: Any) -> RefreshOutcome:
     """One refresh of the sales order lines of USMF, polling as ``answer`` needs (and ``client_options``)."""
-    retry = RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05)
-    with client_for(emulator, retry=retry, **{**ANSWERS[answer][1], **client_options}) as client:
-        return refresh_entity(
-            entity=LINES,
-            company="USMF",
-            client=client,
-            warehouse=Warehouse(tmp_path / "warehouse.duckdb"),
-            spool=PackageSpool(tmp_path / "packages", scope="test"),
-        )
+    options = {
+        "retry": FEW_RETRIES,
+        **ANSWERS[answer][1],
+        **client_options,
+    }
+    return refresh_from(emulator, tmp_path, LINES, client_options=options)
 
 
 def notes(tmp_path: Path) -> list[Path]:

@@ -24,12 +24,12 @@ import pytest
 from d365_assets.catalog import CatalogError, EntityConfig, load_catalog
 from d365_assets.emulator import DataProject, Emulator, EmulatorConfig
 from d365_assets.package import PackageValueError
-from d365_assets.refresh import RefreshOutcome, refresh_entity
+from d365_assets.refresh import RefreshOutcome
 from d365_assets.schema import Locale, RefreshMode
-from d365_assets.spool import PackageSpool, SpoolError
-from d365_assets.warehouse import Warehouse
+from d365_assets.spool import SpoolError
 from tests.support.catalog import catalog_with, document_entity, shipped_document, write_document
-from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS, client_for
+from tests.support.environment import QUICK_LIFECYCLE, TEST_ROWS
+from tests.support.refreshing import refresh_from
 from tests.support.tables import source_rows, table_rows
 
 GL = "GeneralJournalAccountEntries"
@@ -61,15 +61,7 @@ def gl_entity(tmp_path: Path, locale: str | None) -> EntityConfig:
 
 
 def refresh(emu: Emulator, tmp_path: Path, entity: EntityConfig, **kwargs: object) -> RefreshOutcome:
-    with client_for(emu) as client:
-        return refresh_entity(
-            entity=entity,
-            company="USMF",
-            client=client,
-            warehouse=Warehouse(tmp_path / "warehouse.duckdb"),
-            spool=PackageSpool(tmp_path / "packages", scope="test"),
-            **kwargs,  # type: ignore[arg-type]
-        )
+    return refresh_from(emu, tmp_path, entity, **kwargs)
 
 
 def loaded(tmp_path: Path, entity: EntityConfig) -> list[tuple]:

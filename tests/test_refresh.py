@@ -9,30 +9,24 @@ from pathlib import Path
 import pytest
 
 from d365_assets.emulator import Emulator, Fault
-from d365_assets.fo import PackageDownloadError, RetryPolicy
-from d365_assets.refresh import refresh_entity
+from d365_assets.fo import PackageDownloadError
+from d365_assets.refresh import RefreshOutcome
 from d365_assets.schema import RefreshMode
-from d365_assets.spool import PackageSpool
-from d365_assets.warehouse import Warehouse
 from tests.support.catalog import catalog_entity
-from tests.support.environment import client_for
+from tests.support.refreshing import FEW_RETRIES, refresh_from
 from tests.support.tables import source_rows, table_rows
 
 LINES = catalog_entity("SalesOrderLinesV2")
 
 
-def refresh(emulator: Emulator, tmp_path: Path, **kwargs: object):
-    with client_for(
-        emulator, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05)
-    ) as client:
-        return refresh_entity(
-            entity=LINES,
-            company="USMF",
-            client=client,
-            warehouse=Warehouse(tmp_path / "warehouse.duckdb"),
-            spool=PackageSpool(tmp_path / "packages", scope="test"),
-            **kwargs,
-        )
+def refresh(emulator: Emulator, tmp_path: Path, **kwargs: object) -> RefreshOutcome:
+    return refresh_from(
+        emulator,
+        tmp_path,
+        LINES,
+        client_options={"retry": FEW_RETRIES},
+        **kwargs,
+    )
 
 
 def notes(tmp_path: Path) -> list[Path]:
