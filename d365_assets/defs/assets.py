@@ -8,6 +8,7 @@ from d365_assets.catalog import Catalog, EntityConfig
 from d365_assets.defs.automation import MODE_TAG, RECONCILE
 from d365_assets.defs.checks import entity_check_specs, evaluate_checks
 from d365_assets.defs.metadata import D365MetadataSet, materialization_metadata
+from d365_assets.defs.recurring import consume_recurring, recurring_message
 from d365_assets.defs.resources import D365Resource, WarehouseResource
 from d365_assets.defs.translator import DagsterD365Translator
 from d365_assets.errors import D365AssetsError
@@ -49,6 +50,15 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
     def _refresh(
         context: dg.AssetExecutionContext, d365: D365Resource, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
+        carried = recurring_message(context.run.tags)
+        if carried is not None:  # a run a recurring job's sensor asked for: load its one message
+            try:
+                yield consume_recurring(
+                    context, entity=entity, spec=spec, carried=carried, d365=d365, warehouse=warehouse
+                )
+            except D365AssetsError as exc:
+                raise _failure(exc) from exc
+            return
         company = context.partition_key if entity.company_specific else None
         mode = RefreshMode.FULL if context.run.tags.get(MODE_TAG) == RECONCILE else entity.refresh
         held = _held_load_choice(context.run.tags)

@@ -58,6 +58,8 @@ def build_schedules(
 ) -> list[dg.ScheduleDefinition]:
     """Per entity: its refresh cron, and for delta entities its reconcile cron; a tick asks every company.
 
+    An entity read from a recurring job has no refresh schedule: its job's sensor starts its runs.
+
     ``running``: whether the schedules start running, or stopped until switched on in the UI. A tick
     asks one run per partition of the entity's asset (as the translator partitions it).
     """
@@ -68,7 +70,8 @@ def build_schedules(
         partitions = translator.get_asset_spec(entity).partitions_def
         companies = partitions.get_partition_keys() if partitions is not None else [None]
         refresh_job = f"d365_refresh_{entity.table_name}"
-        schedules.append(_schedule(refresh_job, entity.refresh_cron, companies, status))
+        if entity.recurring_activity_id is None:  # F&O's recurring job exports it (defs/recurring.py)
+            schedules.append(_schedule(refresh_job, entity.refresh_cron, companies, status))
         if entity.reconcile_cron:
             reconcile_job = f"d365_reconcile_{entity.table_name}"
             schedules.append(_schedule(reconcile_job, entity.reconcile_cron, companies, status))

@@ -20,7 +20,7 @@ from d365_assets.schema import EntitySchema, RefreshMode
 from d365_assets.spool import PackageSpool
 from d365_assets.warehouse import LoadGuard, LoadResult, Warehouse
 
-__all__ = ["RefreshOutcome", "refresh_entity"]
+__all__ = ["RefreshOutcome", "refresh_entity", "schema_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def refresh_entity(
     if entity.company_specific and company is None:
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
     mode = mode or entity.refresh
-    schema = entity.schema or _schema_from_metadata(client, entity)
+    schema = entity.schema or schema_for(client, entity)
     with spool.slot(entity.table_name, company, timeout=wait_for_other_refresh) as slot:
         run = SlotRun(entity, schema, company, client, warehouse, slot, guard or LoadGuard())
         replayed = run.replay_pending(discard=discard_held)
@@ -113,7 +113,7 @@ def refresh_entity(
     )
 
 
-def _schema_from_metadata(client: D365Client, entity: EntityConfig) -> EntitySchema:
+def schema_for(client: D365Client, entity: EntityConfig) -> EntitySchema:
     """The entity's columns from F&O's $metadata, when the catalog does not declare them."""
     schema = client.get_entity_schema(entity.name)
     missing = [key for key in entity.natural_key if schema.get(key) is None]
