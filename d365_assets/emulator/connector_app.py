@@ -78,8 +78,10 @@ class _Connector:
         except ValueError:
             return model_state_error()
         fault = await run_in_threadpool(self.service.take_fault, "ack_fail")
-        if fault is not None:
-            await asyncio.sleep(fault.seconds)
+        if fault is not None:  # fails after ``seconds`` (sooner when the client goes away)
+            deadline = asyncio.get_running_loop().time() + fault.seconds
+            while asyncio.get_running_loop().time() < deadline and not await request.is_disconnected():
+                await asyncio.sleep(0.05)
             return Response(status_code=500)
         try:
             acked = await run_in_threadpool(self.service.ack, activity, body)
