@@ -151,7 +151,7 @@ class RecurringClient:
             self._log.redact(
                 f"message {message.correlation_id} of recurring job {message.activity_id} names a download "
                 f"location outside the environment ({display_url(location)}; the environment is "
-                f"{self._origin}); it was not fetched, since the bearer token would go there. Check "
+                f"{self._origin}); it was not fetched, since the access token would be sent there. Check "
                 "D365_ENVIRONMENT_URL: it must be the environment F&O's own answers name"
             ),
             correlation_id=message.correlation_id,

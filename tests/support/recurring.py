@@ -24,6 +24,7 @@ __all__ = [
     "ACTIVITY",
     "COMPANY",
     "ENTITY",
+    "PROJECT",
     "QUICK_VISIBILITY",
     "consume_next",
     "produce",
