@@ -36,7 +36,7 @@ __all__ = ["RecurringClient"]
 _FIX = (
     "check the activity id (Data management > Manage scheduled data jobs, column ID), that the job is a "
     "recurring export job that is enabled, and that the app (client id {client_id}) is on the job's "
-    "authorization policy (Manage recurring data jobs > Manage application IDs)"
+    "authorization policy (its application ID, enabled)"
 )
 
 
