@@ -7,6 +7,7 @@ download that drops once or every time, and a process killed between the commit 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -19,10 +20,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from d365_assets.emulator import Emulator, Fault
+from d365_assets.catalog import CatalogError
+from d365_assets.emulator import Emulator, Fault, RecurringJob
 from d365_assets.fo import PackageDownloadError
-from d365_assets.refresh import AckError, ledger_id
+from d365_assets.refresh import AckError, consume_message, ledger_id
 from d365_assets.schema import RefreshMode
+from d365_assets.warehouse import LoadGuard, RemovalHeldError
+from tests.support.catalog import catalog_entity
 from tests.support.environment import client_for
 from tests.support.recurring import (
     ACTIVITY,
@@ -33,7 +37,7 @@ from tests.support.recurring import (
     recurring_config,
     recurring_entity,
 )
-from tests.support.refreshing import FEW_RETRIES
+from tests.support.refreshing import FEW_RETRIES, spool_in, warehouse_in
 from tests.support.tables import source_rows, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,3 +248,91 @@ def test_the_ledger_id_of_a_message_cannot_be_a_package_api_execution_id(emu: Em
         message = client.recurring.dequeue(ACTIVITY)
     assert message is not None
     assert ledger_id(message) == f"recurring-{message.correlation_id}"
+
+
+FULL_JOB = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+def test_a_full_entity_replaces_the_company_with_each_message(tmp_path: Path) -> None:
+    jobs = (RecurringJob(FULL_JOB, "D365A-CustomersV3", "DEMF"),)
+    config = recurring_config(recurring_jobs=jobs, rows={"CustomersV3": 40}, delete_rate=0.1)
+    entity = dataclasses.replace(
+        catalog_entity("CustomersV3"), recurring_activity_id=FULL_JOB, recurring_company="DEMF"
+    )
+    folder = tmp_path / "warehouse"
+    with Emulator(tmp_path / "emulator", config) as emu, client_for(emu) as client:
+        emu.run_recurring_job(FULL_JOB)
+        emu.advance_activity(3)
+        emu.run_recurring_job(FULL_JOB)
+        outcomes = []
+        while (message := client.recurring.dequeue(FULL_JOB)) is not None:
+            outcomes.append(
+                consume_message(
+                    entity=entity,
+                    message=message,
+                    client=client,
+                    warehouse=warehouse_in(folder),
+                    spool=spool_in(folder),
+                )
+            )
+        expected = source_rows(emu, entity, "DEMF")
+    first, second = outcomes
+    assert first.refresh.mode is RefreshMode.FULL
+    assert second.refresh.load.rows_deleted > 0  # rows F&O deleted meanwhile are gone
+    assert second.refresh.fo_row_count == second.refresh.load.company_rows  # F&O's own $count agrees
+    assert table_rows(folder / "warehouse.duckdb", entity, "DEMF") == expected
+    assert [mode for _, mode, _ in ledger(folder)] == ["full", "full"]
+
+
+def test_a_message_of_another_job_is_refused(emu: Emulator, tmp_path: Path) -> None:
+    produce(emu, 1)
+    other = dataclasses.replace(recurring_entity(), recurring_activity_id=FULL_JOB)
+    with client_for(emu) as client:
+        message = client.recurring.dequeue(ACTIVITY)
+        with pytest.raises(CatalogError, match="nothing was loaded"):
+            consume_message(
+                entity=other,
+                message=message,
+                client=client,
+                warehouse=warehouse_in(tmp_path),
+                spool=spool_in(tmp_path),
+            )
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_a_full_message_removing_most_rows_is_held_and_not_acknowledged(tmp_path: Path) -> None:
+    jobs = (RecurringJob(FULL_JOB, "D365A-CustomersV3", "DEMF"),)
+    config = recurring_config(recurring_jobs=jobs, rows={"CustomersV3": 40}, delete_rate=0.5)
+    entity = dataclasses.replace(
+        catalog_entity("CustomersV3"), recurring_activity_id=FULL_JOB, recurring_company="DEMF"
+    )
+    folder = tmp_path / "warehouse"
+
+    def consume(client, **options):
+        message = client.recurring.dequeue(FULL_JOB)
+        return consume_message(
+            entity=entity,
+            message=message,
+            client=client,
+            warehouse=warehouse_in(folder),
+            spool=spool_in(folder),
+            **options,
+        )
+
+    with Emulator(tmp_path / "emulator", config) as emu, client_for(emu) as client:
+        emu.run_recurring_job(FULL_JOB)
+        consume(client)
+        before = table_rows(folder / "warehouse.duckdb", entity, "DEMF")
+        emu.advance_activity(3)
+        emu.run_recurring_job(FULL_JOB)
+        with pytest.raises(RemovalHeldError):
+            consume(client)
+        assert table_rows(folder / "warehouse.duckdb", entity, "DEMF") == before
+        assert len(ledger(folder)) == 1
+        assert emu.recurring_waiting(FULL_JOB) == 1  # not acknowledged: it comes back
+        time.sleep(QUICK_VISIBILITY + 0.2)
+        accepted = consume(client, guard=LoadGuard(accept_removal=True))
+        expected = source_rows(emu, entity, "DEMF")
+        assert emu.recurring_waiting(FULL_JOB) == 0
+    assert accepted.refresh.load.rows_deleted > len(before) // 2
+    assert table_rows(folder / "warehouse.duckdb", entity, "DEMF") == expected

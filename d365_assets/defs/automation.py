@@ -12,10 +12,12 @@ import dagster as dg
 from d365_assets.catalog import Catalog, EntityConfig
 from d365_assets.defs.translator import DagsterD365Translator
 
-__all__ = ["MAIN_JOB", "MODE_TAG", "RECONCILE", "build_jobs", "build_schedules"]
+__all__ = ["HELD_LOAD_TAG", "MAIN_JOB", "MODE_TAG", "RECONCILE", "build_jobs", "build_schedules"]
 
 MAIN_JOB = "d365_refresh_all"
 MODE_TAG = "d365/mode"
+HELD_LOAD_TAG = "d365/held_load"
+"""Run tag for a load the guards held back: ``accept`` applies it once, ``discard`` sets it aside."""
 RECONCILE = "reconcile"
 """Value of the ``d365/mode`` run tag that makes delta entities do a full export and delete what is gone."""
 

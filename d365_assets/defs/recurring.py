@@ -15,11 +15,15 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from d365_assets.catalog import Catalog, EntityConfig
+from d365_assets.defs.automation import HELD_LOAD_TAG
 from d365_assets.defs.checks import evaluate_checks
 from d365_assets.defs.metadata import D365MetadataSet, materialization_metadata
 from d365_assets.defs.resources import D365Resource, WarehouseResource
+from d365_assets.errors import D365AssetsError
 from d365_assets.fo import DequeuedMessage
+from d365_assets.package import EmptyEntityFileError
 from d365_assets.refresh import consume_message
+from d365_assets.warehouse import LoadGuard, RemovalHeldError
 
 __all__ = [
     "RECURRING_JOB_TAG",
@@ -27,6 +31,7 @@ __all__ = [
     "VISIBILITY_TIMEOUT",
     "build_recurring_sensors",
     "consume_recurring",
+    "recurring_failure",
     "recurring_sensor_name",
 ]
 
@@ -123,12 +128,16 @@ def consume_recurring(
     context: dg.AssetExecutionContext,
     *,
     entity: EntityConfig,
-    spec: dg.AssetSpec,
     carried: str,
     d365: D365Resource,
     warehouse: WarehouseResource,
+    guard: LoadGuard,
 ) -> dg.MaterializeResult:
-    """The run of one dequeued message: load it, acknowledge it, report it."""
+    """The run of one dequeued message: load it, acknowledge it, report it.
+
+    ``guard`` accepts a held-back load when the run has ``d365/held_load=accept`` (re-execute the
+    failed run with that tag before the message comes back: it still carries the message).
+    """
     message = DequeuedMessage.from_json(carried)
     company = context.partition_key if entity.company_specific else None
     if company is not None and company != entity.recurring_company:
@@ -143,7 +152,7 @@ def consume_recurring(
             client=client,
             warehouse=warehouse.get_warehouse(),
             spool=warehouse.get_spool(environment=d365.environment_identity),
-            guard=warehouse.get_guard(),
+            guard=guard,
         )
     for warning in outcome.refresh.warnings:
         context.log.warning(f"{entity.name} {company or ''}: {warning}")
@@ -155,10 +164,22 @@ def consume_recurring(
     )
     metadata = materialization_metadata(outcome.refresh, database=warehouse.target, summary_link=False)
     return dg.MaterializeResult(
-        asset_key=spec.key,
+        asset_key=context.asset_key,
         metadata={**metadata, **details},
         check_results=evaluate_checks(outcome.refresh),
     )
+
+
+def recurring_failure(exc: D365AssetsError) -> dg.Failure:
+    """The failure of a message's run: what happened, and for a held-back load how to accept it."""
+    hint = ""
+    if isinstance(exc, RemovalHeldError | EmptyEntityFileError):
+        hint = (
+            f" To apply it once, re-execute this run (it carries the message) with the run tag "
+            f"{HELD_LOAD_TAG}=accept; the message is not acknowledged, so it also comes back after F&O's "
+            "visibility timeout (30 minutes) and is held again until accepted."
+        )
+    return dg.Failure(description=f"{type(exc).__name__}: {exc}{hint}")
 
 
 def recurring_message(tags: Mapping[str, str]) -> str | None:

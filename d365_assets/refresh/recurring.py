@@ -27,7 +27,7 @@ from d365_assets.fo import (
     RecurringMessageError,
     is_guid,
 )
-from d365_assets.refresh.entity import RefreshOutcome, schema_for
+from d365_assets.refresh.entity import RefreshOutcome, fo_row_count, schema_for
 from d365_assets.refresh.slot_run import SlotRun
 from d365_assets.schema import EntitySchema, RefreshMode
 from d365_assets.spool import PackageSpool, SpooledExport
@@ -113,6 +113,7 @@ def consume_message(
         package_rows=rows,
         seconds={"download": download_seconds, "parse_and_load": time.perf_counter() - started},
         replayed=tuple(replayed),
+        fo_row_count=_count(client, entity, company, load),
         warnings=tuple(run.warnings),
         reconcile_reason=None,
         **({"drift": drift} if drift is not None else {}),
@@ -147,6 +148,15 @@ def _without_file(
             guard=run.guard,
         )
     )
+
+
+def _count(
+    client: D365Client, entity: EntityConfig, company: str | None, load: LoadResult
+) -> int | str | None:
+    """F&O's ``$count`` after a full load (as for the package API); None after a delta."""
+    if load.mode is not RefreshMode.FULL:
+        return None
+    return fo_row_count(client, entity, company) if load.applied else "not compared: loaded before"
 
 
 def _acknowledge(client: D365Client, message: DequeuedMessage, execution_id: str) -> None:
