@@ -1,4 +1,6 @@
-"""``python -m d365_assets.emulator`` as a separate process, driven with plain httpx."""
+"""``python -m d365_assets.emulator`` as a separate process, driven with plain httpx.
+
+A recurring job's queue is read with the product's client."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from d365_assets.fo import ClientSecretCredential, D365Client
 
 from .helpers import FoClient, read_package
 
@@ -71,8 +75,6 @@ def test_standalone_command(tmp_path: Path) -> None:
 
 
 def test_standalone_command_runs_a_recurring_job(tmp_path: Path) -> None:
-    from d365_assets.fo import ClientSecretCredential, D365Client
-
     activity = "6D31E09F-1A2B-4C3D-8E9F-0123456789AB"
     arguments = ["--state-dir", str(tmp_path / "state"), "--http-download-locations"]
     arguments += ["--recurring-job", f"{{{activity}}}:D365A-MainAccounts::60", "--visibility-timeout", "5"]
