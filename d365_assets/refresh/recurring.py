@@ -96,6 +96,8 @@ def consume_message(
         replayed = run.replay_pending(discard=False)
         export = SpooledExport(execution_id, entity.refresh, slot.folder / f"{execution_id}.zip")
         already = warehouse.has_applied(execution_id)
+        if already:
+            export.path.unlink(missing_ok=True)  # a download a crash left after the commit
         started = time.perf_counter()
         downloaded = None if already else client.recurring.download(message, export.path)
         download_seconds = time.perf_counter() - started
