@@ -49,6 +49,8 @@ _BUSY = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
+_UNACKNOWLEDGED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+"""How a message's run ends when it may not have acknowledged its message."""
 
 
 def recurring_sensor_name(entity: EntityConfig) -> str:
@@ -112,14 +114,15 @@ def _why_wait(instance: dg.DagsterInstance, job_name: str, activity: str, pause:
     last = instance.get_run_records(
         dg.RunsFilter(job_name=job_name, tags={RECURRING_JOB_TAG: activity}), limit=1
     )
-    if not last or last[0].dagster_run.status is not dg.DagsterRunStatus.FAILURE:
+    if not last or last[0].dagster_run.status not in _UNACKNOWLEDGED:
         return None
     ended = last[0].end_time or 0.0
     resume = ended + pause
     if datetime.now(UTC).timestamp() >= resume:
         return None
     return (
-        f"the last run of {job_name} failed without acknowledging its message; waiting until "
+        f"the last run of {job_name} ended {last[0].dagster_run.status.value.lower()} without "
+        "acknowledging its message; waiting until "
         f"{datetime.fromtimestamp(resume, UTC):%H:%M:%S} UTC (F&O's visibility timeout), when it comes back"
     )
 

@@ -100,7 +100,7 @@ def consume_message(
             export.path.unlink(missing_ok=True)  # a download a crash left after the commit
         started = time.perf_counter()
         downloaded = None if already else client.recurring.download(message, export.path)
-        download_seconds = time.perf_counter() - started
+        download_seconds, started = time.perf_counter() - started, time.perf_counter()
         if downloaded is not None:
             load, rows, drift = run.load_fresh(export)
         else:
