@@ -87,7 +87,7 @@ def test_the_sensor_runs_load_a_full_and_two_deltas_in_order(
     assert [row[0] for row in ledger] == [f"recurring-{i}" for i in ids]
 
 
-def test_the_sensor_waits_while_a_run_is_queued_and_after_a_failed_one(
+def test_the_sensor_waits_while_a_run_is_queued_and_after_a_failed_one_and_runs_keep_their_company(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Emulator(tmp_path / "emulator", recurring_config()) as emu:
@@ -113,4 +113,11 @@ def test_the_sensor_waits_while_a_run_is_queued_and_after_a_failed_one(
 
             (no_pause,) = build_recurring_sensors(load_catalog(catalog), pause_after_failure=0.0)
             (request,) = evaluate(defs, no_pause, instance).run_requests
-    assert request.run_key.endswith("@first")
+            assert request.run_key.endswith("@first")
+
+            # The message's run for another company than the job's is refused, the message kept.
+            elsewhere = job.execute_in_process(
+                instance=instance, partition_key="DEMF", tags=request.tags, raise_on_error=False
+            )
+        assert "which exports USMF, but runs partition DEMF" in failure_message(elsewhere)
+        assert emu.recurring_waiting(ACTIVITY) == 1
