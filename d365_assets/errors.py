@@ -15,6 +15,8 @@ message carries a secret, a bearer token or a SAS signature.
     │   ├── ExportFailedError            the export ended Failed, Canceled or Unknown
     │   ├── ExportTimeoutError           the export (or its package URL) did not finish in time
     │   ├── PackageDownloadError         the package could not be downloaded (or failed its MD5)
+    │   ├── ActivityIdError              a recurring job's activity id that is not a GUID
+    │   ├── RecurringMessageError        a dequeued message that is ill-formed or points off the environment
     │   └── MetadataError                F&O's $metadata does not describe the entity usably
     ├── PackageError                   d365_assets.package: reading a data package
     │   ├── PackageValueError            a value does not parse as its column's type
@@ -31,6 +33,7 @@ message carries a secret, a bearer token or a SAS signature.
     ├── CronError                      d365_assets.catalog.cron: a cron expression outside the grammar
     ├── StrictYamlError                d365_assets.catalog.strict_yaml: YAML the strict reader refuses
     ├── SpoolError                     d365_assets.spool: a noted export cannot be used
+    ├── AckError                       d365_assets.refresh: a message's rows committed, its ack refused
     ├── SettingsError                  d365_assets.settings: a D365_* variable that is not understood
     └── InstanceSetupError             d365_assets.defs.instance: the Dagster instance cannot be opened
 """

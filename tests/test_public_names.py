@@ -50,6 +50,14 @@ PUBLIC: dict[str, set[str]] = {
         "MetadataError",
         "PackageDownloadError",
         "UnsafeExecutionIdError",
+        # the recurring integrations API
+        "ActivityIdError",
+        "DequeuedMessage",
+        "MessageStatus",
+        "RecurringClient",
+        "RecurringMessageError",
+        "is_guid",
+        "normalize_activity_id",
         "is_safe_execution_id",
         "normalize_environment_url",
         "require_https_authority",
@@ -91,7 +99,15 @@ PUBLIC: dict[str, set[str]] = {
     "d365_assets.catalog": {"SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "load_catalog"},
     "d365_assets.spool": {"PackageSpool", "SpoolError", "SpoolSlot", "SpooledExport"},
     "d365_assets.settings": {"DEFAULT_AUTHORITY_HOST", "SCHEDULE_STATES", "Settings", "SettingsError"},
-    "d365_assets.refresh": {"RefreshOutcome", "refresh_entity"},
+    "d365_assets.refresh": {
+        "RefreshOutcome",
+        "refresh_entity",
+        # one message of a recurring export job
+        "AckError",
+        "MessageOutcome",
+        "consume_message",
+        "ledger_id",
+    },
     "d365_assets.defs": {
         "D365CatalogComponent",
         "D365MetadataSet",

@@ -62,6 +62,10 @@ class EntityConfig:
     locale: Locale | None = None
     """The language locale of the data project's source data format: the forms of dates and numbers in
     its files. None: not declared (ISO dates, or en-US with its AM/PM clock; numbers as ``1234.56``)."""
+    recurring_activity_id: str | None = None
+    """The GUID (lower case) of a recurring export data job whose messages load this entity, or None."""
+    recurring_company: str | None = None
+    """The legal entity that recurring job exports (company-specific entities); None for shared ones."""
 
     @property
     def table_name(self) -> str:
@@ -121,6 +125,8 @@ def _entity(entry: EntityEntry, companies: tuple[str, ...], defaults: CatalogDef
         refresh_cron=_given(entry.refresh_cron, defaults.refresh_cron),
         reconcile_cron=_given(entry.reconcile_cron, defaults.reconcile_cron) if delta else None,
         locale=entry.locale or defaults.locale,
+        recurring_activity_id=entry.recurring_activity_id,
+        recurring_company=entry.recurring_company,
     )
 
 

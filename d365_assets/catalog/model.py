@@ -17,7 +17,6 @@ key out means "take the default": its author meant to write something.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -38,6 +37,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from d365_assets.catalog.cron import CRON_SYNTAX, CronError, check_cron
+from d365_assets.catalog.problems import REFUSAL, Refusal, refusal
+from d365_assets.catalog.recurring import (
+    ACTIVITY_REFUSAL,
+    RECURRING_COMPANY_REFUSAL,
+    ActivityId,
+    check_recurring_companies,
+    check_recurring_entry,
+)
 from d365_assets.schema import RESERVED_COLUMNS, ColumnType, EntitySchema, Locale, RefreshMode
 
 __all__ = [
@@ -54,34 +61,12 @@ __all__ = [
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9]*$"
 """An entity's public collection name."""
-REFUSAL = "catalog_refusal"
-"""Error type of :func:`refusal`; its context holds ``problem``, ``fix`` and maybe ``entity``."""
 _WRITTEN_EMPTY = "catalog_written_empty"
 """Error type of a key written without a value where leaving it out takes a default."""
 _MAX_FRESHNESS_HOURS = 24 * 3653
 _GROUP = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLUMN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _OWNER = re.compile(r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """What a value failing a field's type or constraints is told (``$key``, ``$value`` as repr fill in)."""
-
-    problem: str
-    fix: str
-    item: Refusal | None = None
-    """For one item of a list, or one value of a mapping (``$column`` is its key)."""
-    key: Refusal | None = None
-    """For one key of a mapping."""
-    under_key: bool = False
-    """The message is placed under the key (``companies: ...``); otherwise its problem names the key."""
-
-
-def refusal(problem: str, fix: str, *, entity: int | None = None) -> PydanticCustomError:
-    """A validation error telling ``problem`` and ``fix``; ``entity``: the position of the entity meant."""
-    context = {"problem": problem, "fix": fix} | ({} if entity is None else {"entity": entity})
-    return PydanticCustomError(REFUSAL, "{problem}. Fix: {fix}", context)
 
 
 def table_name(name: str) -> str:
@@ -274,6 +259,8 @@ class EntityEntry(CatalogModel):
     data_project: Annotated[Text, _TEXT]
     locale: Annotated[LocaleName | None, _LOCALE] = None
     companies: Annotated[Companies | None, _COMPANIES] = None
+    recurring_activity_id: Annotated[ActivityId | None, ACTIVITY_REFUSAL] = None
+    recurring_company: Annotated[Company | None, RECURRING_COMPANY_REFUSAL] = None
     natural_key: Annotated[list[KeyColumn], Field(min_length=1), _NATURAL_KEY]
     description: Annotated[Text | None, _TEXT] = None
     owners: Annotated[Owners | None, _OWNERS] = None
@@ -288,6 +275,8 @@ class EntityEntry(CatalogModel):
         "refresh_cron",
         "reconcile_cron",
         "locale",
+        "recurring_activity_id",
+        "recurring_company",
         mode="before",
     )
     @classmethod
@@ -311,6 +300,12 @@ class EntityEntry(CatalogModel):
                 "a delta entity needs a reconcile_project, because DMF deltas never carry deletes",
                 "add reconcile_project: a full-push data project of the same entity",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _recurring_job_says_its_company(self) -> EntityEntry:
+        """A recurring job's dequeue tells no company: a company-specific entity names the job's own."""
+        check_recurring_entry(self)
         return self
 
     @model_validator(mode="after")
@@ -370,6 +365,7 @@ class CatalogDocument(CatalogModel):
                     raise refusal(f"{role} {value!r} is also used by {seen[value]}", fix, entity=index)
                 if value is not None:
                     seen[value] = f"entity {entry.name}" + (f" as its {role}" if len(roles) > 1 else "")
+        check_recurring_companies(self.entities, self.companies)
         return self
 
 
@@ -380,6 +376,10 @@ _OWN = (
         ("data_project", "reconcile_project"),
         "give every entity its own data projects; a reconcile replaces the company's rows with "
         "its export, so it needs a full-push project of its own",
+    ),
+    (
+        ("recurring_activity_id",),
+        "give every entity its own recurring job: a message acknowledged by one is gone for the other",
     ),
 )
 """Roles whose values no two entities share (nor one entity in two of its roles), with the fix."""

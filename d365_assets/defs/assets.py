@@ -5,9 +5,10 @@ from collections.abc import Iterator, Mapping
 import dagster as dg
 
 from d365_assets.catalog import Catalog, EntityConfig
-from d365_assets.defs.automation import MODE_TAG, RECONCILE
+from d365_assets.defs.automation import HELD_LOAD_TAG, MODE_TAG, RECONCILE
 from d365_assets.defs.checks import entity_check_specs, evaluate_checks
 from d365_assets.defs.metadata import D365MetadataSet, materialization_metadata
+from d365_assets.defs.recurring import consume_recurring, recurring_failure, recurring_message
 from d365_assets.defs.resources import D365Resource, WarehouseResource
 from d365_assets.defs.translator import DagsterD365Translator
 from d365_assets.errors import D365AssetsError
@@ -22,8 +23,6 @@ __all__ = ["EXPORT_POOL", "HELD_LOAD_TAG", "build_d365_assets", "build_entity_as
 
 EXPORT_POOL = "d365_export"
 """Concurrency pool of the entity steps: bounds how many exports run against F&O at once."""
-HELD_LOAD_TAG = "d365/held_load"
-"""Run tag for a load the guards held back: ``accept`` applies it once, ``discard`` sets it aside."""
 _HELD_LOAD_CHOICES = ("accept", "discard")
 
 
@@ -49,9 +48,19 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
     def _refresh(
         context: dg.AssetExecutionContext, d365: D365Resource, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
+        held = _held_load_choice(context.run.tags)
+        carried = recurring_message(context.run.tags)
+        if carried is not None:  # a run a recurring job's sensor asked for: load its one message
+            guard = warehouse.get_guard(accept_removal=held == "accept")
+            try:
+                yield consume_recurring(
+                    context, entity=entity, carried=carried, d365=d365, warehouse=warehouse, guard=guard
+                )
+            except D365AssetsError as exc:
+                raise recurring_failure(exc) from exc
+            return
         company = context.partition_key if entity.company_specific else None
         mode = RefreshMode.FULL if context.run.tags.get(MODE_TAG) == RECONCILE else entity.refresh
-        held = _held_load_choice(context.run.tags)
         try:
             with d365.get_client() as client:
                 outcome = refresh_entity(

@@ -12,10 +12,12 @@ import dagster as dg
 from d365_assets.catalog import Catalog, EntityConfig
 from d365_assets.defs.translator import DagsterD365Translator
 
-__all__ = ["MAIN_JOB", "MODE_TAG", "RECONCILE", "build_jobs", "build_schedules"]
+__all__ = ["HELD_LOAD_TAG", "MAIN_JOB", "MODE_TAG", "RECONCILE", "build_jobs", "build_schedules"]
 
 MAIN_JOB = "d365_refresh_all"
 MODE_TAG = "d365/mode"
+HELD_LOAD_TAG = "d365/held_load"
+"""Run tag for a load the guards held back: ``accept`` applies it once, ``discard`` sets it aside."""
 RECONCILE = "reconcile"
 """Value of the ``d365/mode`` run tag that makes delta entities do a full export and delete what is gone."""
 
@@ -58,6 +60,8 @@ def build_schedules(
 ) -> list[dg.ScheduleDefinition]:
     """Per entity: its refresh cron, and for delta entities its reconcile cron; a tick asks every company.
 
+    An entity read from a recurring job has no refresh schedule: its job's sensor starts its runs.
+
     ``running``: whether the schedules start running, or stopped until switched on in the UI. A tick
     asks one run per partition of the entity's asset (as the translator partitions it).
     """
@@ -68,7 +72,8 @@ def build_schedules(
         partitions = translator.get_asset_spec(entity).partitions_def
         companies = partitions.get_partition_keys() if partitions is not None else [None]
         refresh_job = f"d365_refresh_{entity.table_name}"
-        schedules.append(_schedule(refresh_job, entity.refresh_cron, companies, status))
+        if entity.recurring_activity_id is None:  # F&O's recurring job exports it (defs/recurring.py)
+            schedules.append(_schedule(refresh_job, entity.refresh_cron, companies, status))
         if entity.reconcile_cron:
             reconcile_job = f"d365_reconcile_{entity.table_name}"
             schedules.append(_schedule(reconcile_job, entity.reconcile_cron, companies, status))

@@ -12,6 +12,7 @@ from d365_assets.defs.automation import build_jobs, build_schedules
 from d365_assets.defs.executor import step_executor
 from d365_assets.defs.freshness import build_freshness_checks
 from d365_assets.defs.instance import build_abandoned_runs_sensor
+from d365_assets.defs.recurring import build_recurring_sensors
 from d365_assets.defs.translator import DagsterD365Translator
 
 __all__ = ["MAX_CONCURRENT_STEPS", "build_location"]
@@ -41,7 +42,11 @@ def build_location(
         asset_checks=freshness_checks,
         jobs=build_jobs(catalog, translator=translator),
         schedules=build_schedules(catalog, translator=translator, running=schedules_running),
-        sensors=[freshness_sensor, build_abandoned_runs_sensor()],
+        sensors=[
+            freshness_sensor,
+            build_abandoned_runs_sensor(),
+            *build_recurring_sensors(catalog, running=schedules_running),
+        ],
         resources=dict(resources),
         executor=step_executor(max_concurrent=MAX_CONCURRENT_STEPS),
     )

@@ -53,6 +53,11 @@ class D365MetadataSet(NamespacedMetadataSet):
     warnings: dg.JsonMetadataValue | None = None
     refresh_warnings: dg.JsonMetadataValue | None = None
     next_refresh_full: str | None = None
+    # One message of a recurring export job.
+    correlation_id: str | None = None
+    message_status: str | None = None
+    message_redelivered: bool | None = None
+    message_already_loaded: bool | None = None
     # A failed materialization.
     status: str | None = None
     errors: dg.JsonMetadataValue | None = None

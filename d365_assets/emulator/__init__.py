@@ -7,12 +7,21 @@ It plays F&O for tests and demos and imports nothing from the rest of ``d365_ass
         emu.set_faults(Fault("blob_corrupt"))
 
 This is its whole public surface: the emulator, its configuration (data projects included), the
-faults it can inject (with F&O's documented throttling messages) and the requests it records.
+faults it can inject (with F&O's documented throttling messages), its recurring export jobs
+(:class:`RecurringJob`, with their queues) and the requests it records.
 """
 
-from .config import DataProject, EmulatorConfig
+from .config import DataProject, EmulatorConfig, RecurringJob
 from .emulator import Emulator
 from .faults import THROTTLE_MESSAGES, Fault
 from .requestlog import RequestRecord
 
-__all__ = ["THROTTLE_MESSAGES", "DataProject", "Emulator", "EmulatorConfig", "Fault", "RequestRecord"]
+__all__ = [
+    "THROTTLE_MESSAGES",
+    "DataProject",
+    "Emulator",
+    "EmulatorConfig",
+    "Fault",
+    "RecurringJob",
+    "RequestRecord",
+]

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from .config import EmulatorConfig
+from .config import EmulatorConfig, RecurringJob
 from .emulator import Emulator, recorded_config
 from .faults import faults_from_json, parse_fault_spec
 
@@ -40,7 +40,43 @@ def _parser() -> argparse.ArgumentParser:
         "see d365_assets/emulator/faults.py); replaces the active faults",
     )
     parser.add_argument("--faults", metavar="JSON", help="faults as JSON: a fault object or a list of them")
+    parser.add_argument(
+        "--recurring-job",
+        action="append",
+        default=[],
+        metavar="ID:PROJECT[:COMPANY[:SECONDS]]",
+        help="a recurring export job: its activity id (a GUID), data project, company and recurrence in "
+        "seconds (none: it exports only when run); repeatable, replaces the recorded jobs",
+    )
+    parser.add_argument(
+        "--visibility-timeout", type=float, help="seconds a dequeued recurring message stays hidden (1800)"
+    )
+    parser.add_argument(
+        "--http-download-locations",
+        action="store_true",
+        help="answer dequeues with http:// download locations, as F&O behind a load balancer does",
+    )
     return parser
+
+
+def _recurring(args: argparse.Namespace) -> dict[str, object]:
+    """The configuration's recurring-job settings the command line gives (ValueError when malformed)."""
+    overrides: dict[str, object] = {}
+    if args.recurring_job:
+        jobs = []
+        for spec in args.recurring_job:
+            parts = spec.split(":")
+            if not 2 <= len(parts) <= 4:
+                raise ValueError(f"--recurring-job {spec!r}: expected ID:PROJECT[:COMPANY[:SECONDS]]")
+            company = parts[2] if len(parts) > 2 and parts[2] else None
+            seconds = float(parts[3]) if len(parts) > 3 else None
+            jobs.append(RecurringJob(parts[0].strip("{}").lower(), parts[1], company, seconds))
+        overrides["recurring_jobs"] = tuple(jobs)
+    if args.visibility_timeout is not None:
+        overrides["recurring_visibility_seconds"] = args.visibility_timeout
+    if args.http_download_locations:
+        overrides["recurring_http_locations"] = True
+    return overrides
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         faults = tuple(parse_fault_spec(spec) for spec in args.fault)
         faults += faults_from_json(args.faults) if args.faults else ()
+        recurring = _recurring(args)
     except ValueError as exc:
         parser.error(str(exc))
     overrides = {
@@ -65,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         blob_port=args.blob_port,
         faults=faults,
         **{key: value for key, value in overrides.items() if value is not None},
+        **recurring,
     )
     stop = threading.Event()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
@@ -21,6 +22,7 @@ __all__ = [
     "WATERMARK_MOVES",
     "DataProject",
     "EmulatorConfig",
+    "RecurringJob",
     "config_from_dict",
     "config_to_dict",
     "data_identity",
@@ -65,6 +67,30 @@ class DataProject:
     def entity_def(self) -> EntityDef:
         """The exported entity."""
         return find_entity(self.entity)
+
+
+@dataclass(frozen=True)
+class RecurringJob:
+    """A recurring export data job: F&O exports its data project on its own and queues each package.
+
+    An incremental project's first export is full, the later ones its changes since the one before.
+    """
+
+    activity_id: str
+    """The job's GUID (its ID on Manage scheduled data jobs), lower case without braces."""
+    project: str
+    """The data project it exports (one of the emulator's data projects)."""
+    company: str | None = None
+    """The legal entity it exports (None for a shared entity)."""
+    recurrence_seconds: float | None = None
+    """Exports one package every this many seconds (when the queue is read); None: only when run."""
+
+    def __post_init__(self) -> None:
+        guid = re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", self.activity_id)
+        if guid is None:
+            raise ValueError(f"recurring job {self.activity_id!r}: the activity id must be a lower-case GUID")
+        if self.recurrence_seconds is not None and self.recurrence_seconds <= 0:
+            raise ValueError(f"recurring job {self.activity_id}: recurrence_seconds must be > 0")
 
 
 def load_projects(text: str) -> dict[str, DataProject]:
@@ -167,6 +193,12 @@ class EmulatorConfig:
     only, a zero-byte file, or no file in the package (the manifest still names it)."""
     empty_projects: tuple[str, ...] = ()
     """Data projects whose exports carry no rows, as with a filter on the project that matches nothing."""
+    recurring_jobs: tuple[RecurringJob, ...] = ()
+    """Recurring export jobs, each with its queue (the recurring integrations API)."""
+    recurring_visibility_seconds: float = 1800.0
+    """How long a dequeued message stays hidden before it comes back unless acknowledged (F&O: 30 min)."""
+    recurring_http_locations: bool = False
+    """Dequeue answers ``http://`` download locations, as F&O behind a load balancer does."""
 
     def __post_init__(self) -> None:
         for entity in self.rows:
@@ -186,6 +218,10 @@ class EmulatorConfig:
             raise ValueError(
                 f"expired_package_url must be url, empty or error, not {self.expired_package_url!r}"
             )
+        projects = self.data_projects()
+        for job in self.recurring_jobs:
+            if job.project not in projects:
+                raise ValueError(f"recurring job {job.activity_id}: unknown data project {job.project!r}")
         if self.empty_export not in EMPTY_FORMS:
             raise ValueError(f"empty_export must be one of {EMPTY_FORMS}, not {self.empty_export!r}")
 
@@ -228,6 +264,7 @@ def config_from_dict(data: Mapping[str, object]) -> EmulatorConfig:
     values["outcome_errors"] = {k: tuple(v) for k, v in dict(values.get("outcome_errors") or {}).items()}  # type: ignore[call-overload]
     values["dropped_columns"] = {k: tuple(v) for k, v in dict(values.get("dropped_columns") or {}).items()}  # type: ignore[call-overload]
     values["empty_projects"] = tuple(values.get("empty_projects") or ())  # type: ignore[call-overload]
+    values["recurring_jobs"] = tuple(RecurringJob(**job) for job in values.get("recurring_jobs") or ())  # type: ignore[attr-defined]
     values["faults"] = tuple(fault_from_dict(f) for f in values.get("faults") or ())  # type: ignore[attr-defined]
     for key in ("projects", "extra_projects"):
         if values.get(key) is not None:

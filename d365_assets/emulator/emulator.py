@@ -15,6 +15,7 @@ from .authority import build_authority_app
 from .blob_app import build_blob_app
 from .client_cert import check_client_assertion, ensure_client_certificate
 from .config import EmulatorConfig, config_from_dict, config_to_dict, data_identity
+from .connector_app import connector_routes
 from .credentials import Credentials, ensure_credentials
 from .dataset import ActivityRates, Dataset
 from .dmf import DmfService
@@ -23,6 +24,8 @@ from .fault_admin import fault_routes
 from .fault_middleware import authority_faults, blob_faults, fo_faults
 from .faults import Fault, FaultStore
 from .fo_app import FoHooks, build_fo_app
+from .queue import MessageQueue
+from .recurring import RecurringService
 from .render import typed_row
 from .requestlog import RequestLog, RequestRecord
 from .servers import ServerThread
@@ -92,6 +95,8 @@ class Emulator:
             if config is not None and config.faults:
                 self._faults.add(config.faults, replace_all=True)
             self._client_certificate = ensure_client_certificate(self.state_dir)
+            queue = MessageQueue(self.state_dir / "state.sqlite")
+            queue.initialise()
         c = self.config
         self._dataset = Dataset(
             seed=c.seed,
@@ -106,6 +111,9 @@ class Emulator:
             projects=c.data_projects(),
             blobs_dir=self.state_dir / "blobs",
             sas_key=self._credentials.sas_key,
+        )
+        self._recurring = RecurringService(
+            config=c, store=self._store, dmf=self._service, queue=queue, faults=self._faults
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -137,13 +145,17 @@ class Emulator:
             blob_host=lambda: self.blob_host,
             current_round=self.current_round,
             advance=self._advance,
+            message_status=self._recurring.message_status,
         )
         fo = build_fo_app(
             service=self._service,
             dataset=self._dataset,
             store=self._store,
             hooks=hooks,
-            admin_routes=fault_routes(self._faults),
+            admin_routes=[
+                *fault_routes(self._faults),
+                *connector_routes(self._recurring, environment_url=lambda: self.environment_url),
+            ],
         )
         authority = build_authority_app(
             credentials=self._credentials,
@@ -296,6 +308,14 @@ class Emulator:
         names, kinds = layout.column_names, layout.column_types
         rows = layout.apply(self._dataset.raw_rows(definition, company, round_=self.current_round()))
         return [dict(zip(names, typed_row(kinds, raw), strict=True)) for raw in rows]
+
+    def run_recurring_job(self, activity_id: str) -> str:
+        """Run a recurring export job now (as its recurrence would); returns its message's id."""
+        return self._recurring.run_job(activity_id)
+
+    def recurring_waiting(self, activity_id: str) -> int:
+        """Messages of a recurring job's queue not acknowledged yet (visible or hidden)."""
+        return self._recurring.waiting(activity_id)
 
     def finished_at(self, execution_id: str) -> float | None:
         """When GetExecutionSummaryStatus first answers the execution's final status (``time.time()``):

@@ -33,6 +33,13 @@ Kinds (``origin``: effect):
 - ``blob_drop`` (blob): a download sends ``after_bytes`` bytes (0: half) and drops the connection.
 - ``blob_corrupt`` (blob): a download's body has its byte at ``after_bytes`` (0: the middle one)
   changed; the length is the same, so only the blob's MD5 tells.
+- ``ack_fail`` (F&O, recurring): an acknowledgement answers 500 after ``seconds`` and does nothing.
+- ``deliver_twice`` (F&O, recurring): an acknowledgement answers 200 but the queue keeps the message,
+  which is delivered again at once (a queue that delivers a message twice).
+- ``missing_file`` (F&O, recurring): the next recurring export uploads no file: its message says
+  ``IsDownLoadFileExist: false``.
+- ``download_drop`` (F&O, recurring): a message download sends ``after_bytes`` bytes (0: half) and
+  drops the connection.
 """
 
 from __future__ import annotations
@@ -73,6 +80,10 @@ FAULT_KINDS = (
     "blob_unavailable",
     "blob_drop",
     "blob_corrupt",
+    "ack_fail",
+    "deliver_twice",
+    "missing_file",
+    "download_drop",
 )
 
 THROTTLE_MESSAGES: Mapping[str, str] = {

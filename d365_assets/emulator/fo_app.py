@@ -37,6 +37,8 @@ class FoHooks:
     blob_host: Callable[[], str]
     current_round: Callable[[], int]
     advance: Callable[[int], int]
+    message_status: Callable[[object], str] | None = None
+    """GetMessageStatus of the recurring integrations API, when the emulator has recurring jobs."""
 
 
 class _BearerAuth:
@@ -117,6 +119,8 @@ class _FoRoutes:
             return service.execution_errors(body)
         if action == "GetExecutionSummaryPageUrl":
             return service.summary_page_url(body, environment_url=hooks.environment_url())
+        if action == "GetMessageStatus" and hooks.message_status is not None:
+            return hooks.message_status(body)
         raise LookupError(action)
 
     async def action(self, request: Request) -> Response:

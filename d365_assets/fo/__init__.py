@@ -21,6 +21,7 @@ from .credentials import (
     Credential,
 )
 from .errors import (
+    ActivityIdError,
     ApiError,
     AuthenticationError,
     D365Error,
@@ -29,17 +30,21 @@ from .errors import (
     ExportTimeoutError,
     InsecureUrlError,
     PackageDownloadError,
+    RecurringMessageError,
     UnsafeExecutionIdError,
 )
 from .execution_ids import is_safe_execution_id
+from .messages import DequeuedMessage, MessageStatus, is_guid, normalize_activity_id
 from .metadata import MetadataError
 from .models import DownloadedFile, ExecutionStatus, ExportedPackage
 from .options import HttpOptions, PollOptions
+from .recurring import RecurringClient
 from .retry import RetryPolicy
 from .urls import normalize_environment_url, require_https_authority
 
 __all__ = [
     "DEFAULT_AUTHORITY_HOST",
+    "ActivityIdError",
     "ApiError",
     "AuthenticationError",
     "ClientCertificateCredential",
@@ -47,6 +52,7 @@ __all__ = [
     "Credential",
     "D365Client",
     "D365Error",
+    "DequeuedMessage",
     "DownloadedFile",
     "ExecutionNotFoundError",
     "ExecutionStatus",
@@ -55,12 +61,17 @@ __all__ = [
     "ExportedPackage",
     "HttpOptions",
     "InsecureUrlError",
+    "MessageStatus",
     "MetadataError",
     "PackageDownloadError",
     "PollOptions",
+    "RecurringClient",
+    "RecurringMessageError",
     "RetryPolicy",
     "UnsafeExecutionIdError",
+    "is_guid",
     "is_safe_execution_id",
+    "normalize_activity_id",
     "normalize_environment_url",
     "require_https_authority",
 ]

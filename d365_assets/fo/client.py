@@ -23,6 +23,7 @@ from .execution_ids import package_file_name
 from .models import DownloadedFile, ExecutionStatus, ExportedPackage
 from .options import FlatOptions, HttpOptions, PollOptions, grouped
 from .polling import Poller
+from .recurring import RecurringClient
 from .starting import ExportStarter
 from .transport import FoTransport
 from .urls import normalize_environment_url, require_https_authority
@@ -68,6 +69,8 @@ class D365Client:
         self._poller = Poller(self._actions, self.polling, sleep=sleep, clock=clock)
         self._starter = ExportStarter(self._actions, self._poller, clock=clock)
         self._entity_sets = EntitySets(self._transport)
+        self.recurring = RecurringClient(self._transport, sleep=sleep, clock=clock)
+        """The recurring integrations API (dequeue, download, ack, message status) on these connections."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -14,7 +14,10 @@ first, so no secret, bearer token or SAS signature ever reaches a log or a trace
     │                              the execution (yet)
     ├── ExportFailedError          the export ended Failed, Canceled or Unknown
     ├── ExportTimeoutError         the export (or its package URL) did not finish within the timeout
-    └── PackageDownloadError       the package could not be downloaded from blob storage
+    ├── PackageDownloadError       the package could not be downloaded from blob storage
+    ├── ActivityIdError            a recurring job's activity id that is not a GUID (nothing was sent)
+    └── RecurringMessageError      a dequeued message that cannot be used: an ill-formed answer, or a
+                                   download location outside the environment (nothing was fetched)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 from d365_assets.errors import D365AssetsError
 
 __all__ = [
+    "ActivityIdError",
     "ApiError",
     "AuthenticationError",
     "D365Error",
@@ -30,6 +34,7 @@ __all__ = [
     "ExportTimeoutError",
     "InsecureUrlError",
     "PackageDownloadError",
+    "RecurringMessageError",
     "UnsafeExecutionIdError",
 ]
 
@@ -131,3 +136,20 @@ class PackageDownloadError(D365Error):
     def package_gone(self) -> bool:
         """True when the blob no longer exists (F&O deletes packages after 7 days): export again."""
         return self.status_code == 404
+
+
+class ActivityIdError(D365Error, ValueError):
+    """A recurring data job's activity id that is not a GUID; refused before it reaches a URL or a file."""
+
+
+class RecurringMessageError(D365Error):
+    """A message of the recurring integrations API that cannot be used as it came.
+
+    ``correlation_id`` is the message's id when it was readable (else ``""``). Raised for a dequeue
+    answer without its fields (or with fields of the wrong type), and for a download location on
+    another host than the environment's; nothing was downloaded or acknowledged.
+    """
+
+    def __init__(self, text: str, *, correlation_id: str = "") -> None:
+        super().__init__(text)
+        self.correlation_id = correlation_id

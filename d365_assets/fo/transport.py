@@ -176,6 +176,45 @@ class FoTransport:
                 action=action,
             ) from None
 
+    @property
+    def fo(self) -> httpx.Client:
+        """The F&O origin's client: it adds the bearer token (for a file F&O itself serves)."""
+        return self._fo
+
+    def send(
+        self, method: str, url: str, *, what: str, content: bytes | None = None, resend: bool = True
+    ) -> httpx.Response:
+        """``method`` ``url`` on the F&O origin with the bearer token and bounded retries; the last answer.
+
+        Throttling, 5xx and dropped connections are retried (with ``resend=False`` only those that
+        certainly did nothing, as for :meth:`action`); any other status is the caller's to judge.
+        """
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        try:
+            for attempt in retrying(
+                self.retry,
+                what=what,
+                retry_if=None if resend else never_ran,
+                sleep=self._sleep,
+                clock=self._clock,
+                secrets=self.secrets,
+            ):
+                with attempt:
+                    response = self._fo.request(method, url, content=content, headers=headers)
+                    if response.status_code in RETRYABLE_STATUS:
+                        response.read()
+                        raise RetryableResponse(response)
+        except RetryableResponse as exc:
+            raise self._api_error(what, exc.response, unanswered=not never_ran(exc)) from None
+        except httpx.TransportError as exc:
+            tries = f"{self.retry.max_attempts} attempts" if resend else "one attempt"
+            raise self._unreachable(
+                what, f"after {tries} ({type(exc).__name__}: {exc})", unanswered=not never_ran(exc)
+            ) from None
+        if response.status_code == 401:
+            raise self._api_error(what, response)
+        return response
+
     def odata_get(self, path: str, *, what: str, accept: str, params: dict[str, str] | None = None) -> bytes:
         """GET ``<env>/data/<path>`` with the bearer token; the body, or ApiError naming ``what``."""
         url = f"{self.environment_url}/data/{path}"

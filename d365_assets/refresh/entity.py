@@ -20,7 +20,7 @@ from d365_assets.schema import EntitySchema, RefreshMode
 from d365_assets.spool import PackageSpool
 from d365_assets.warehouse import LoadGuard, LoadResult, Warehouse
 
-__all__ = ["RefreshOutcome", "refresh_entity"]
+__all__ = ["RefreshOutcome", "fo_row_count", "refresh_entity", "schema_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def refresh_entity(
     if entity.company_specific and company is None:
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
     mode = mode or entity.refresh
-    schema = entity.schema or _schema_from_metadata(client, entity)
+    schema = entity.schema or schema_for(client, entity)
     with spool.slot(entity.table_name, company, timeout=wait_for_other_refresh) as slot:
         run = SlotRun(entity, schema, company, client, warehouse, slot, guard or LoadGuard())
         replayed = run.replay_pending(discard=discard_held)
@@ -105,7 +105,7 @@ def refresh_entity(
         package_rows=package_rows,
         seconds=seconds,
         summary_url=_summary_url(client, package.execution_id),
-        fo_row_count=_fo_row_count(client, entity, company) if export.mode is RefreshMode.FULL else None,
+        fo_row_count=fo_row_count(client, entity, company) if export.mode is RefreshMode.FULL else None,
         replayed=tuple(replayed),
         drift=drift,
         warnings=tuple(run.warnings),
@@ -113,7 +113,7 @@ def refresh_entity(
     )
 
 
-def _schema_from_metadata(client: D365Client, entity: EntityConfig) -> EntitySchema:
+def schema_for(client: D365Client, entity: EntityConfig) -> EntitySchema:
     """The entity's columns from F&O's $metadata, when the catalog does not declare them."""
     schema = client.get_entity_schema(entity.name)
     missing = [key for key in entity.natural_key if schema.get(key) is None]
@@ -134,7 +134,7 @@ def _summary_url(client: D365Client, execution_id: str) -> str | None:
         return None
 
 
-def _fo_row_count(client: D365Client, entity: EntityConfig, company: str | None) -> int | str:
+def fo_row_count(client: D365Client, entity: EntityConfig, company: str | None) -> int | str:
     """F&O's ``$count`` of the entity for the company, or the reason it is unknown."""
     try:
         return client.count_entity_rows(entity.name, company=company if entity.company_specific else None)

@@ -69,6 +69,12 @@ class Warehouse:
         """Open the database, waiting up to ``timeout`` (``lock_timeout``) while another process holds it."""
         return self._database.connect(read_only=read_only, timeout=timeout)
 
+    def has_applied(self, execution_id: str) -> bool:
+        """Whether the load ledger records ``execution_id`` as applied (committed) already."""
+        with self._database.writer() as con:
+            self._ledger.create(con)
+            return self._ledger.has(con, execution_id)
+
     def load(self, request: LoadRequest) -> LoadResult:
         """Apply one exported package's rows to its table in one transaction.
 

@@ -78,6 +78,7 @@ def test_the_public_api_is_what_the_package_exports() -> None:
         "Emulator",
         "EmulatorConfig",
         "Fault",
+        "RecurringJob",
         "RequestRecord",
         "THROTTLE_MESSAGES",
     ]
