@@ -157,6 +157,7 @@ class D365CatalogComponent(dg.Component, dg.Model, dg.Resolvable):
             resources=resources,
             translator=_TranslatedSpecs(self.translation) if self.translation else None,
             schedules_running=settings.schedules_running,
+            lake_maintenance=settings.destination == "delta",
         )
 
 

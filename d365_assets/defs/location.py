@@ -12,6 +12,7 @@ from d365_assets.defs.automation import build_jobs, build_schedules
 from d365_assets.defs.executor import step_executor
 from d365_assets.defs.freshness import build_freshness_checks
 from d365_assets.defs.instance import build_abandoned_runs_sensor
+from d365_assets.defs.maintenance import build_maintenance
 from d365_assets.defs.translator import DagsterD365Translator
 
 __all__ = ["MAX_CONCURRENT_STEPS", "build_location"]
@@ -27,20 +28,28 @@ def build_location(
     resources: Mapping[str, dg.ConfigurableResource],
     translator: DagsterD365Translator | None = None,
     schedules_running: bool = True,
+    lake_maintenance: bool = False,
 ) -> dg.Definitions:
     """The assets, checks, jobs, schedules, sensors, resources and executor of ``catalog``.
 
     Every asset key comes from ``translator``'s specs; ``schedules_running``: whether the schedules and
-    the freshness sensor start running, or stopped until switched on in the UI.
+    the freshness sensor start running, or stopped until switched on in the UI; ``lake_maintenance``:
+    whether the Delta lake's maintenance job and schedule are included (the destination is delta).
     """
     translator = translator or DagsterD365Translator()
     assets = build_d365_assets(catalog, translator=translator)
     freshness_checks, freshness_sensor = build_freshness_checks(catalog, assets, running=schedules_running)
+    jobs: list = list(build_jobs(catalog, translator=translator))
+    schedules: list = build_schedules(catalog, translator=translator, running=schedules_running)
+    if lake_maintenance:
+        job, schedule = build_maintenance(catalog, running=schedules_running)
+        jobs.append(job)
+        schedules.append(schedule)
     return dg.Definitions(
         assets=assets,
         asset_checks=freshness_checks,
-        jobs=build_jobs(catalog, translator=translator),
-        schedules=build_schedules(catalog, translator=translator, running=schedules_running),
+        jobs=jobs,
+        schedules=schedules,
         sensors=[freshness_sensor, build_abandoned_runs_sensor()],
         resources=dict(resources),
         executor=step_executor(max_concurrent=MAX_CONCURRENT_STEPS),

@@ -11,13 +11,13 @@ one place that does.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.metadata.metadata_set import NamespacedMetadataSet, TableMetadataSet
 
 from d365_assets.catalog import EntityConfig
+from d365_assets.loading import Destination
 from d365_assets.refresh import RefreshOutcome
 
 __all__ = ["D365MetadataSet", "TableMetadataSet", "entity_metadata", "materialization_metadata"]
@@ -53,6 +53,7 @@ class D365MetadataSet(NamespacedMetadataSet):
     warnings: dg.JsonMetadataValue | None = None
     refresh_warnings: dg.JsonMetadataValue | None = None
     next_refresh_full: str | None = None
+    table_uri: str | None = None
     # A failed materialization.
     status: str | None = None
     errors: dg.JsonMetadataValue | None = None
@@ -82,7 +83,7 @@ def entity_metadata(entity: EntityConfig) -> dict[str, Any]:
 
 
 def materialization_metadata(
-    outcome: RefreshOutcome, *, database: str, summary_link: bool = True
+    outcome: RefreshOutcome, *, destination: Destination, summary_link: bool = True
 ) -> dict[str, Any]:
     """Standard Dagster table metadata plus what F&O and the loader reported.
 
@@ -90,11 +91,11 @@ def materialization_metadata(
     emulator's, which lives only as long as the run's process).
     """
     load = outcome.load
-    catalog_name = Path(database).stem if not database.startswith("md:") else database.removeprefix("md:")
+    table_name = outcome.entity.table_name
     table = TableMetadataSet(
         row_count=load.table_rows,
         partition_row_count=load.company_rows if outcome.company is not None else None,
-        table_name=f"{catalog_name}.{load.table}",
+        table_name=destination.table_name(table_name),
         column_schema=dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in load.columns]),
     )
     seconds = {f"seconds_{phase}": round(value, 3) for phase, value in outcome.seconds.items()}
@@ -119,6 +120,7 @@ def materialization_metadata(
         warnings=dg.MetadataValue.json(list(outcome.package.warnings)) if outcome.package.warnings else None,
         refresh_warnings=dg.MetadataValue.json(list(outcome.warnings)) if outcome.warnings else None,
         next_refresh_full=outcome.reconcile_reason,
+        table_uri=destination.table_uri(table_name),
     )
     return {**table, **d365}
 

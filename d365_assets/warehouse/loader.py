@@ -60,6 +60,21 @@ class Warehouse:
         return self._ledger.schema
 
     @property
+    def identity(self) -> str:
+        """The database this warehouse loads (a file path or connection string)."""
+        return self.database
+
+    def table_name(self, table: str) -> str:
+        """``<database>.<schema>.<table>``: the file's stem (``warehouse``) or the ``md:`` database name."""
+        database = self.database
+        catalog = database.removeprefix("md:") if database.startswith("md:") else Path(database).stem
+        return f"{catalog}.{self.schema}.{table}"
+
+    def table_uri(self, table: str) -> str | None:
+        """None: DuckDB's tables are read through DuckDB (``table_name``)."""
+        return None
+
+    @property
     def lock_timeout(self) -> float:
         return self._database.lock_timeout
 
