@@ -57,8 +57,12 @@ def frame(accounts: Sequence[str], *, amount: Decimal = Decimal("1250.500000")) 
             "AMOUNT": amounts,
             "BLOCKED": [i % 2 == 0 for i in range(n)],
             "LINE": [i + 1 for i in range(n)],
-            "DUE": [None if i % 3 == 2 else dt.date(2026, 3, 1) + dt.timedelta(days=i % 300) for i in range(n)],
-            "MODIFIED": [dt.datetime(2026, 3, 1, 14, 5, 0, 123456) + dt.timedelta(seconds=i) for i in range(n)],
+            "DUE": [
+                None if i % 3 == 2 else dt.date(2026, 3, 1) + dt.timedelta(days=i % 300) for i in range(n)
+            ],
+            "MODIFIED": [
+                dt.datetime(2026, 3, 1, 14, 5, 0, 123456) + dt.timedelta(seconds=i) for i in range(n)
+            ],
         },
         schema=_DTYPES,
     )
