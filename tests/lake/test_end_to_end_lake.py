@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from d365_assets.definitions import build_definitions
 from d365_assets.catalog import Catalog
+from d365_assets.definitions import build_definitions
 from d365_assets.emulator import Emulator
 from d365_assets.schema import RefreshMode
 from d365_assets.settings import Settings
@@ -77,7 +77,8 @@ def test_full_deltas_and_reconcile_into_delta_tables_on_azurite(
         company = materialization.partition
         assert metadata["dagster/partition_row_count"].value == len(source_rows(emulator, LINES, company))
         schema = {c.name: c.type for c in metadata["dagster/column_schema"].value.columns}
-        assert schema["DATAAREAID"] == "VARCHAR" and schema["_loaded_at"] == "TIMESTAMP"
+        assert schema["DATAAREAID"] == "VARCHAR"
+        assert schema["_loaded_at"] == "TIMESTAMP"
         assert ACCOUNT_KEY not in repr(metadata)
 
         maintenance = defs.resolve_job_def("d365_lake_maintenance").execute_in_process(instance=instance)

@@ -107,9 +107,11 @@ def _wait_until_serving(port: int, ca: Path, process: subprocess.Popen, timeout:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as raw:
-                with context.wrap_socket(raw, server_hostname="127.0.0.1"):
-                    return
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=1.0) as raw,
+                context.wrap_socket(raw, server_hostname="127.0.0.1"),
+            ):
+                return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Azurite did not start on port {port} (exit {process.poll()})") from None
