@@ -42,14 +42,15 @@ _DTYPES = {
     "DUE": pl.Date,
     "MODIFIED": pl.Datetime("us"),
 }
-EXTREME = Decimal("99999999999999999999999999.999999")
+EXTREME = Decimal("12345678901234567890123456.654321")
+"""26 integer digits and 6 places: as wide as DECIMAL(32,6) goes."""
 
 
 def frame(accounts: Sequence[str], *, amount: Decimal = Decimal("1250.500000")) -> pl.DataFrame:
     """Rows keyed by ``accounts``: leading-zero codes, an exact amount (the extremes on the first
     rows), booleans, dates, timestamps and NULLs."""
     n = len(accounts)
-    amounts = [EXTREME, -EXTREME, Decimal("0.000001"), *([amount] * n)][:n]
+    amounts = [EXTREME, Decimal("-1250.500000"), Decimal("0.000001"), *([amount] * n)][:n]
     return pl.DataFrame(
         {
             "ACCOUNT": list(accounts),
