@@ -121,6 +121,7 @@ def _wait_until_serving(port: int, ca: Path, process: subprocess.Popen, timeout:
 @contextmanager
 def running_azurite(folder: Path) -> Iterator[Azurite]:
     """Azurite's blob service in memory, over HTTPS with a leaf of the emulator's CA, until the block ends."""
+    folder.mkdir(parents=True, exist_ok=True)
     tls = ensure_tls(folder)
     port = _free_port()
     process = subprocess.Popen(
