@@ -39,6 +39,8 @@ def test_guards_refuse_before_the_commit_and_an_accepted_removal_applies(lake_fo
         request([frame(accounts(30))], execution_id="short", guard=LoadGuard(accept_removal=True))
     )
     assert (accepted.rows_deleted, accepted.company_rows, accepted.previous_full_rows) == (70, 30, 100)
+    emptied = lake.load(request([], execution_id="empty", guard=LoadGuard(accept_removal=True)))
+    assert (emptied.rows_deleted, emptied.company_rows) == (30, 0), "an accepted empty export empties it"
 
 
 def test_a_new_column_is_added_and_a_dropped_one_stays_null(lake_folder: Path) -> None:
