@@ -1,0 +1,40 @@
+"""The Delta destination's Dagster surface: the maintenance job and schedule exist only with it, and
+start running or stopped by the same rule as the refresh schedules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from d365_assets.definitions import build_definitions
+from d365_assets.settings import Settings
+
+MAINTENANCE = "d365_lake_maintenance"
+
+
+def definitions(tmp_path: Path, **variables: str) -> dg.Definitions:
+    base = {"D365_EMULATOR_STATE_DIR": str(tmp_path / "emulator"), "D365_PACKAGE_DIR": str(tmp_path / "p")}
+    return build_definitions(Settings.from_env({**base, **variables}))
+
+
+@pytest.mark.parametrize(
+    ("schedules", "status"),
+    [("running", dg.DefaultScheduleStatus.RUNNING), ("stopped", dg.DefaultScheduleStatus.STOPPED)],
+)
+def test_the_lake_brings_its_maintenance_schedule(
+    tmp_path: Path, schedules: str, status: dg.DefaultScheduleStatus
+) -> None:
+    defs = definitions(
+        tmp_path, D365_DESTINATION="delta", D365_LAKE_URI=str(tmp_path / "lake"), D365_SCHEDULES=schedules
+    )
+    assert defs.resolve_job_def(MAINTENANCE).name == MAINTENANCE
+    schedule = defs.resolve_schedule_def(f"{MAINTENANCE}_schedule")
+    assert schedule.default_status == status
+    assert schedule.cron_schedule == "0 3 * * 0"
+
+
+def test_duckdb_has_no_maintenance_job(tmp_path: Path) -> None:
+    defs = definitions(tmp_path)
+    assert MAINTENANCE not in {job.name for job in defs.resolve_all_job_defs()}
