@@ -141,24 +141,22 @@ def measure_lake(package: str, uri: str, azurite_url: str = "", mode: str = "ful
     return {"seconds": time.perf_counter() - started, "rows": result.rows_read, "peak_mib": _peak_mib()}
 
 
-def _lake_rows(row, package: Path, work: Path, ours: dict) -> None:
-    """The CSV package into a Delta table in a folder and on Azurite (HTTPS), each against ``ours``."""
-    row(
-        "CSV -> Delta, local folder (vs ours)",
-        ours["rows"],
-        _child("lake", str(package), str(work / "lake")),
-        ours,
-    )
+def _lake_rows(row, package: Path, work: Path, ours: dict) -> dict:
+    """The CSV package into a Delta table in a folder and on Azurite (HTTPS), each against ``ours``;
+    returns the folder's figures (its table, ``work / "lake"``, takes the delta later)."""
+    local = _child("lake", str(package), str(work / "lake"))
+    row("CSV -> Delta, local folder (vs ours)", ours["rows"], local, ours)
     from tests.support.azurite import azurite_missing, running_azurite, trust_bundle
 
     if azurite_missing():
         print(f"  (no Azurite row: {azurite_missing()})", flush=True)
-        return
+        return local
     with running_azurite(work / "azurite") as azurite:
         os.environ["SSL_CERT_FILE"] = str(trust_bundle(azurite.ca, work / "azurite"))
         container = azurite.new_container()
         figures = _child("lake", str(package), f"az://{container}/d365", azurite.url)
         row("CSV -> Delta, Azurite https (vs ours)", ours["rows"], figures, ours)
+    return local
 
 
 def _child(kind: str, *args: str) -> dict:
@@ -277,7 +275,7 @@ def run(sizes: list[int], work: Path, *, quick: bool = False) -> list[list[str]]
                 row(f"{fmt} ours (package -> table)", ours["rows"], ours, baseline, floor)
                 if fmt == "CSV":
                     largest = {"size": size, "db": ours_db, "full": ours, "state": state}
-                    _lake_rows(row, package, work / f"lake-{size}", ours)  # issue 14: vs ours
+                    largest["lake"] = _lake_rows(row, package, work / f"lake-{size}", ours)  # issue 14
                 package.unlink()
             if size == max(sizes):
                 print("delta of ~1% against the full reload ...", flush=True)
@@ -286,6 +284,13 @@ def run(sizes: list[int], work: Path, *, quick: bool = False) -> list[list[str]]
                 delta_package, _ = _export(client, "BENCH-GL-Delta", work / "packages")
                 delta = _child("ours", str(delta_package), str(largest["db"]), "delta")
                 row("delta ~1% upsert (vs its full reload)", delta["rows"], delta, largest["full"])
+                lake = _child("lake", str(delta_package), str(work / f"lake-{size}" / "lake"), "", "delta")
+                row(
+                    "delta ~1% merge, Delta local folder (vs its full load)",
+                    lake["rows"],
+                    lake,
+                    largest["lake"],
+                )
                 print("download rate ...", flush=True)
                 package, ours_rate = _export(client, FORMATS["CSV"], work / "packages")
                 plain_rate = _plain_download_rate(client, emulator, FORMATS["CSV"], work / "packages")
