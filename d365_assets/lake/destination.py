@@ -14,14 +14,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import polars as pl
-from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from d365_assets.lake.arrow import duckdb_columns
 from d365_assets.lake.config import LakeConfig
 from d365_assets.lake.errors import LakeConflictError, LakeStorageError
 from d365_assets.lake.table import DeltaEntityTable
 from d365_assets.loading import LoadRequest, LoadResult, RowCounts, check_request
-from d365_assets.schema import RefreshMode
+from d365_assets.schema import COMPANY_COLUMN, RefreshMode
 
 __all__ = ["DEFAULT_COMMIT_ATTEMPTS", "DeltaLake"]
 
@@ -62,6 +63,25 @@ class DeltaLake:
 
     def table_name(self, table: str) -> str:
         return f"{self.schema}.{table}"
+
+    def row_counts(self, table: str) -> dict[str | None, int] | None:
+        """Rows per company of ``table`` (``{None: n}`` for a shared one); None when it does not exist."""
+        uri = self.table_uri(table)
+        try:
+            dataset = DeltaTable(uri, storage_options=self.config.storage_options()).to_pyarrow_dataset()
+            if COMPANY_COLUMN not in dataset.schema.names:
+                return {None: dataset.count_rows()}
+            companies = dataset.to_table(columns=[COMPANY_COLUMN], use_threads=False)
+        except TableNotFoundError:
+            return None
+        except (DeltaError, OSError) as exc:
+            raise LakeStorageError(
+                f"Delta table {uri}: {self.config.redact(str(exc)).splitlines()[0]}"
+            ) from None
+        counted = companies.group_by(COMPANY_COLUMN).aggregate([([], "count_all")]).to_pylist()
+        return {
+            row[COMPANY_COLUMN]: row["count_all"] for row in sorted(counted, key=lambda r: r[COMPANY_COLUMN])
+        }
 
     def load(self, request: LoadRequest) -> LoadResult:
         """Apply one exported package to its Delta table in one commit (or nothing).

@@ -38,3 +38,26 @@ def test_the_lake_brings_its_maintenance_schedule(
 def test_duckdb_has_no_maintenance_job(tmp_path: Path) -> None:
     defs = definitions(tmp_path)
     assert MAINTENANCE not in {job.name for job in defs.resolve_all_job_defs()}
+
+
+def test_the_summary_prints_the_lake_per_table_and_company(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from d365_assets.cli import print_summary
+    from d365_assets.lake import DeltaLake
+    from tests.support.catalog import catalog_of
+    from tests.support.lake_loads import accounts, frame, request
+
+    settings = Settings.from_env({"D365_DESTINATION": "delta", "D365_LAKE_URI": str(tmp_path / "lake")})
+    lake = DeltaLake(settings.lake_config())
+    lake.load(request([frame(accounts(7))], execution_id="u", table="vendors_v2"))
+    lake.load(request([frame(accounts(5))], execution_id="d", table="vendors_v2", company="DEMF"))
+    catalog = catalog_of(tmp_path / "catalog.yaml", ["VendorsV2", "CustomersV3"])
+    print_summary(settings, catalog)
+    lines = capsys.readouterr().out.splitlines()
+    assert f"Delta lake: {tmp_path / 'lake'}" in lines
+    assert [line.split() for line in lines if "vendors_v2" in line] == [
+        ["d365.vendors_v2", "DEMF", "5"],
+        ["d365.vendors_v2", "USMF", "7"],
+    ]
+    assert ["d365.customers_v3", "-", "not", "loaded"] in [line.split() for line in lines]
