@@ -44,14 +44,22 @@ class DeltaLake:
         config: where the lake is and its credentials.
         schema: the namespace readers give the tables (``dagster/table_name`` is ``<schema>.<table>``).
         commit_attempts: tries of one load when a concurrent commit conflicts with it.
+        target_file_size: bytes per data file a full load aims at (None: delta-rs's default, about
+            100 MB); smaller files land in storage sooner, more of them need compacting.
     """
 
     def __init__(
-        self, config: LakeConfig, *, schema: str = "d365", commit_attempts: int = DEFAULT_COMMIT_ATTEMPTS
+        self,
+        config: LakeConfig,
+        *,
+        schema: str = "d365",
+        commit_attempts: int = DEFAULT_COMMIT_ATTEMPTS,
+        target_file_size: int | None = None,
     ) -> None:
         self.config = config
         self.schema = schema
         self.commit_attempts = commit_attempts
+        self.target_file_size = target_file_size
 
     @property
     def identity(self) -> str:
@@ -119,7 +127,12 @@ class DeltaLake:
 
     def _attempt(self, uri: str, request: LoadRequest) -> LoadResult:
         """One try on a freshly opened table: nothing when its history has the execution, else the load."""
-        table = DeltaEntityTable(uri, request, storage_options=self.config.storage_options())
+        table = DeltaEntityTable(
+            uri,
+            request,
+            storage_options=self.config.storage_options(),
+            target_file_size=self.target_file_size,
+        )
         if table.applied():
             return _result(table, applied=None)
         clock = time.perf_counter()

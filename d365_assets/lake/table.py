@@ -54,8 +54,16 @@ def literal(value: str) -> str:
 class DeltaEntityTable:
     """The Delta table at ``uri`` that ``request`` is loaded into (opened fresh: one attempt of a load)."""
 
-    def __init__(self, uri: str, request: LoadRequest, *, storage_options: dict[str, str]) -> None:
+    def __init__(
+        self,
+        uri: str,
+        request: LoadRequest,
+        *,
+        storage_options: dict[str, str],
+        target_file_size: int | None = None,
+    ) -> None:
         self.uri = uri
+        self.target_file_size = target_file_size
         self.request = request
         self.options = storage_options
         self.table = self._open()
@@ -136,6 +144,7 @@ class DeltaEntityTable:
                 mode="overwrite",
                 predicate=self._scope(),
                 schema_mode="merge" if added else None,
+                target_file_size=self.target_file_size,
                 commit_properties=self._commit_properties(),
             )
         except Exception:

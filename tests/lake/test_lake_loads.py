@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from d365_assets.lake import EXECUTION_KEY, DeltaLake, LakeStorageError
+from d365_assets.lake import EXECUTION_KEY, DeltaLake, LakeStorageError, maintain_table
 from d365_assets.loading import LoadResult
 from tests.support.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 from tests.support.lake_loads import EXTREME, accounts, frame, request
@@ -71,13 +72,14 @@ def test_a_load_killed_mid_write_leaves_the_previous_version_readable(azurite: A
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "streaming"
-        time.sleep(0.5)  # batches on their way to Azurite, the commit far off
+        written = _wait_for(lambda: _data_files(azurite, config.root) > 1, timeout=30)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
     finally:
         if child.poll() is None:
             child.kill()
     assert child.returncode == -signal.SIGKILL
+    assert written, "the killed load had written data files to Azurite (killed mid-write)"
 
     table = open_table(config, "vendors")
     assert table.version() == 1, "nothing of the killed load was committed"
@@ -88,6 +90,26 @@ def test_a_load_killed_mid_write_leaves_the_previous_version_readable(azurite: A
     again = lake.load(request([frame(accounts(450))], execution_id="killed"))
     assert again.applied, "the killed execution never committed, so its next load applies"
     assert again.company_rows == 450
+    orphans = _data_files(azurite, config.root)
+    maintain_table(config, "vendors", retention_hours=0)
+    assert _data_files(azurite, config.root) < orphans, "vacuum deletes the killed load's files"
+    assert read_table(open_table(config, "vendors")).num_rows == 450
+
+
+def _data_files(azurite: Azurite, root: str) -> int:
+    """Parquet files under the lake in Azurite, committed or not."""
+    container, _, path = root.removeprefix("az://").partition("/")
+    blobs = azurite.service().get_container_client(container).list_blobs(name_starts_with=path)
+    return sum(1 for blob in blobs if blob.name.endswith(".parquet"))
+
+
+def _wait_for(condition: Callable[[], bool], *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def test_an_execution_is_applied_once_and_its_types_come_back_exact(azurite: Azurite) -> None:

@@ -113,7 +113,8 @@ def _main(uri: str, execution_id: str, rows: int) -> None:
         azurite_url=os.environ.get("LAKE_AZURITE_URL"),
         max_retries=0,
     )
-    DeltaLake(config).load(request(slow_batches(rows), execution_id=execution_id))
+    lake = DeltaLake(config, target_file_size=256 * 1024)  # files reach Azurite long before the commit
+    lake.load(request(slow_batches(rows), execution_id=execution_id))
     print("committed", flush=True)
 
 
