@@ -17,12 +17,24 @@ from urllib.parse import urlsplit
 
 from d365_assets.lake.errors import LakeConfigError
 
-__all__ = ["AZURITE_URL_VARIABLE", "LakeConfig", "redact"]
+__all__ = ["AZURITE_URL_VARIABLE", "LakeConfig", "redact", "storage_failure"]
 
 AZURITE_URL_VARIABLE = "AZURITE_BLOB_STORAGE_URL"
 """The variable delta-rs (object_store) reads Azurite's address from when ``use_emulator`` is set."""
 _AZURE_SCHEMES = ("az", "abfss", "abfs", "adl", "azure")
 _SIGNATURE = re.compile(r"(?i)(sig=)[^&\s\"']+")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_STATUS = re.compile(r"^\s*(?:↳\s*)?(\d{3} [A-Za-z ]+)$", re.MULTILINE)
+_CODE = re.compile(r"<Code>([^<]+)</Code>")
+
+
+def storage_failure(text: str) -> str:
+    """delta-rs's error chain in one line: its first line, the HTTP status and the storage's error code."""
+    text = _ANSI.sub("", text)
+    parts = [text.strip().splitlines()[0] if text.strip() else "unknown error"]
+    parts += _STATUS.findall(text)[:1]
+    parts += [f"({code})" for code in _CODE.findall(text)[:1]]
+    return " ".join(parts)
 
 
 def redact(text: str, *secrets: str | None) -> str:

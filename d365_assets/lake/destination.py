@@ -18,7 +18,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from d365_assets.lake.arrow import duckdb_columns
-from d365_assets.lake.config import LakeConfig
+from d365_assets.lake.config import LakeConfig, storage_failure
 from d365_assets.lake.errors import LakeConflictError, LakeStorageError
 from d365_assets.lake.table import DeltaEntityTable
 from d365_assets.loading import LoadRequest, LoadResult, RowCounts, check_request
@@ -83,9 +83,7 @@ class DeltaLake:
         except TableNotFoundError:
             return None
         except (DeltaError, OSError) as exc:
-            raise LakeStorageError(
-                f"Delta table {uri}: {self.config.redact(str(exc)).splitlines()[0]}"
-            ) from None
+            raise LakeStorageError(f"Delta table {uri}: {self._failure(exc)}") from None
         counted = companies.group_by(COMPANY_COLUMN).aggregate([([], "count_all")]).to_pylist()
         return {
             row[COMPANY_COLUMN]: row["count_all"] for row in sorted(counted, key=lambda r: r[COMPANY_COLUMN])
@@ -119,11 +117,14 @@ class DeltaLake:
                 time.sleep(0.05 * 2**attempt)
             except (DeltaError, OSError) as exc:
                 raise LakeStorageError(
-                    f"Delta table {uri}: {self.config.redact(str(exc)).splitlines()[0]}. Nothing changed; "
+                    f"Delta table {uri}: {self._failure(exc)}. Nothing changed; "
                     f"check D365_LAKE_URI, the container and the credentials (D365_LAKE_ACCOUNT_NAME with "
                     f"D365_LAKE_ACCOUNT_KEY or D365_LAKE_SAS_TOKEN, or the machine's managed identity)."
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failure(self, exc: BaseException) -> str:
+        return self.config.redact(storage_failure(str(exc)))
 
     def _attempt(self, uri: str, request: LoadRequest) -> LoadResult:
         """One try on a freshly opened table: nothing when its history has the execution, else the load."""

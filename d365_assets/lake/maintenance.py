@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
-from d365_assets.lake.config import LakeConfig
+from d365_assets.lake.config import LakeConfig, storage_failure
 from d365_assets.lake.errors import LakeStorageError
 
 __all__ = ["DEFAULT_RETENTION_HOURS", "MaintenanceResult", "maintain_table"]
@@ -50,7 +50,7 @@ def maintain_table(config: LakeConfig, table: str, *, retention_hours: int) -> M
         )
     except (DeltaError, OSError) as exc:
         raise LakeStorageError(
-            f"maintenance of Delta table {uri}: {config.redact(str(exc)).splitlines()[0]}. The table is "
+            f"maintenance of Delta table {uri}: {config.redact(storage_failure(str(exc)))}. The table is "
             f"unchanged or compacted (a compaction changes no row); the next maintenance run tries again."
         ) from None
     return MaintenanceResult(

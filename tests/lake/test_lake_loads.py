@@ -183,6 +183,14 @@ def test_a_sas_token_loads_and_a_wrong_key_fails_without_showing_it(azurite: Azu
     with_sas = DeltaLake(azurite.lake(container, account_key=None, sas_token=sas))
     assert with_sas.load(request([frame(accounts(10))], execution_id="sas")).applied
 
+    forged = sas.split("sig=")[0] + "sig=" + "B" * 43 + "%3D"
+    with pytest.raises(LakeStorageError) as forged_refused:
+        DeltaLake(azurite.lake(container, account_key=None, sas_token=forged)).load(
+            request([frame(accounts(10))], execution_id="forged")
+        )
+    assert "B" * 43 not in str(forged_refused.value)
+    assert sas.split("sig=")[1][:20] not in str(forged_refused.value)
+
     wrong = "A" * 86 + "=="
     with pytest.raises(LakeStorageError) as refused:
         DeltaLake(azurite.lake(container, account_key=wrong)).load(
@@ -190,6 +198,9 @@ def test_a_sas_token_loads_and_a_wrong_key_fails_without_showing_it(azurite: Azu
         )
     assert wrong not in str(refused.value)
     assert ACCOUNT_KEY not in str(refused.value)
+    assert "403 Forbidden (AuthorizationFailure)" in str(refused.value)
+    with pytest.raises(LakeStorageError, match=r"404 Not Found \(ContainerNotFound\)"):
+        DeltaLake(azurite.lake("no-such-container")).load(request([frame(accounts(1))], execution_id="n"))
     assert DeltaTable(
         with_sas.table_uri("vendors"), storage_options=with_sas.config.storage_options()
     ).version() in {0, 1}
