@@ -6,7 +6,6 @@ so the table's own history is the load ledger: an execution found there was appl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,6 +67,7 @@ class DeltaEntityTable:
         self.options = storage_options
         self.table = self._open()
         self.what = f"{uri} ({request.company or 'shared'})"
+        self._commits: list[LoadCommit] | None = None
 
     def _open(self) -> DeltaTable | None:
         try:
@@ -80,13 +80,12 @@ class DeltaEntityTable:
         company = self.request.company
         return None if company is None else ds.field(COMPANY_COLUMN) == company
 
-    def commits(self) -> Iterator[LoadCommit]:
-        """The loads this table's history records, newest first."""
-        if self.table is None:
-            return
-        for entry in self.table.history():
-            if EXECUTION_KEY in entry:
-                yield _commit(entry)
+    def commits(self) -> list[LoadCommit]:
+        """The loads the table's history recorded when it was opened, newest first (read once)."""
+        if self._commits is None:
+            history = self.table.history() if self.table is not None else []
+            self._commits = [_commit(entry) for entry in history if EXECUTION_KEY in entry]
+        return self._commits
 
     def applied(self) -> bool:
         """Whether the request's execution is in the table's history already."""
