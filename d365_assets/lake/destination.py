@@ -9,6 +9,7 @@ optimistic concurrency) is retried on a freshly opened table a bounded number of
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from d365_assets.loading import LoadRequest, LoadResult, RowCounts, check_reques
 from d365_assets.schema import COMPANY_COLUMN, RefreshMode
 
 __all__ = ["DEFAULT_COMMIT_ATTEMPTS", "DeltaLake"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_COMMIT_ATTEMPTS = 5
 """Attempts of one load when other writers' commits conflict with it (then :class:`LakeConflictError`)."""
@@ -110,10 +113,11 @@ class DeltaLake:
                 if attempt == self.commit_attempts or not source.replayable:
                     raise LakeConflictError(
                         f"{uri} ({request.company or 'shared'}): another writer committed a conflicting "
-                        f"change ({self.config.redact(str(exc))}) on attempt {attempt}; nothing was changed. "
+                        f"change ({self._failure(exc)}) on attempt {attempt}; nothing was changed. "
                         f"Run the load again (its export stays noted); if it keeps happening, keep table "
                         f"maintenance and loads of the same company apart."
                     ) from None
+                logger.warning("%s: a concurrent commit conflicted (attempt %d); retrying", uri, attempt)
                 time.sleep(0.05 * 2**attempt)
             except (DeltaError, OSError) as exc:
                 raise LakeStorageError(

@@ -204,3 +204,33 @@ def test_a_sas_token_loads_and_a_wrong_key_fails_without_showing_it(azurite: Azu
     assert DeltaTable(
         with_sas.table_uri("vendors"), storage_options=with_sas.config.storage_options()
     ).version() in {0, 1}
+
+
+def test_deltas_of_one_company_at_once_conflict_and_the_loser_retries(
+    azurite: Azurite, caplog: pytest.LogCaptureFixture
+) -> None:
+    lake = DeltaLake(azurite.lake())
+    lake.load(request([frame(accounts(100))], execution_id="base"))
+    failures: list[BaseException] = []
+
+    def merge(barrier: threading.Barrier, start: int, execution_id: str) -> None:
+        barrier.wait()
+        try:
+            lake.load(request([frame(accounts(5, start=start))], execution_id=execution_id, mode="delta"))
+        except BaseException as exc:  # handed to the test thread
+            failures.append(exc)
+
+    with caplog.at_level("WARNING", logger="d365_assets.lake.destination"):
+        for round_ in range(3):
+            barrier = threading.Barrier(2)
+            threads = [
+                threading.Thread(target=merge, args=(barrier, 1000 + 100 * round_ + 10 * i, f"m{round_}-{i}"))
+                for i in range(2)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+    assert not failures, failures
+    assert any("conflicted" in r.getMessage() for r in caplog.records), "same-company merges conflict"
+    assert lake.row_counts("vendors") == {"USMF": 130}, "every merge landed once, none twice"
