@@ -7,9 +7,16 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
+from dagster.components.testing import create_defs_folder_sandbox
 
 from d365_assets.definitions import build_definitions
+from d365_assets.defs import D365CatalogComponent
+from d365_assets.emulator import Emulator
 from d365_assets.settings import Settings
+from tests.support.catalog import catalog_entity, catalog_of
+from tests.support.lake_tables import lake_rows
+from tests.support.tables import source_rows
 
 MAINTENANCE = "d365_lake_maintenance"
 
@@ -45,7 +52,6 @@ def test_the_summary_prints_the_lake_per_table_and_company(
 ) -> None:
     from d365_assets.cli import print_summary
     from d365_assets.lake import DeltaLake
-    from tests.support.catalog import catalog_of
     from tests.support.lake_loads import accounts, frame, request
 
     settings = Settings.from_env({"D365_DESTINATION": "delta", "D365_LAKE_URI": str(tmp_path / "lake")})
@@ -61,3 +67,39 @@ def test_the_summary_prints_the_lake_per_table_and_company(
         ["d365.vendors_v2", "USMF", "7"],
     ]
     assert ["d365.customers_v3", "-", "not", "loaded"] in [line.split() for line in lines]
+
+
+def test_a_component_instance_loads_into_the_lake(tmp_path: Path, emulator: Emulator) -> None:
+    """``warehouse: {destination: delta, lake_uri: ...}`` in defs.yaml: the asset lands in a Delta table."""
+    lake_uri = str(tmp_path / "lake")
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(D365CatalogComponent, defs_path="erp")
+        catalog_of(path / "catalog.yaml", ["VendorsV2"])
+        attributes = {
+            "catalog": "catalog.yaml",
+            "connection": {"emulator_state_dir": str(emulator.state_dir)},
+            "warehouse": {
+                "package_dir": str(tmp_path / "packages"),
+                "destination": "delta",
+                "lake_uri": lake_uri,
+            },
+            "schedules": "stopped",
+        }
+        document = {"type": "d365_assets.defs.D365CatalogComponent", "attributes": attributes}
+        (path / "defs.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            assert defs.resolve_schedule_def(f"{MAINTENANCE}_schedule").default_status.value == "STOPPED"
+            vendors = dg.AssetKey(["d365", "vendors_v2"])
+            with dg.instance_for_test() as instance:
+                result = dg.materialize(
+                    [defs.get_assets_def(vendors)],
+                    resources=defs.resources,
+                    instance=instance,
+                    partition_key="USMF",
+                )
+    assert result.success
+    metadata = result.asset_materializations_for_node("d365_vendors_v2")[0].metadata
+    assert metadata["d365/table_uri"].value == f"{lake_uri}/vendors_v2"
+    entity = catalog_entity("VendorsV2")
+    config = Settings.from_env({"D365_DESTINATION": "delta", "D365_LAKE_URI": lake_uri}).lake_config()
+    assert lake_rows(config, entity, "USMF") == source_rows(emulator, entity, "USMF")
