@@ -103,3 +103,22 @@ def test_a_component_instance_loads_into_the_lake(tmp_path: Path, emulator: Emul
     entity = catalog_entity("VendorsV2")
     config = Settings.from_env({"D365_DESTINATION": "delta", "D365_LAKE_URI": lake_uri}).lake_config()
     assert lake_rows(config, entity, "USMF") == source_rows(emulator, entity, "USMF")
+
+
+def test_both_destinations_keep_the_contract(tmp_path: Path) -> None:
+    from d365_assets.lake import DeltaLake, LakeConfig
+    from d365_assets.loading import Destination
+    from d365_assets.warehouse import Warehouse
+
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    lake = DeltaLake(LakeConfig(str(tmp_path / "lake")))
+    assert isinstance(warehouse, Destination)
+    assert isinstance(lake, Destination)
+    assert (warehouse.table_name("vendors_v2"), warehouse.table_uri("vendors_v2")) == (
+        "warehouse.d365.vendors_v2",
+        None,
+    )
+    assert (lake.table_name("vendors_v2"), lake.table_uri("vendors_v2")) == (
+        "d365.vendors_v2",
+        f"{tmp_path / 'lake'}/vendors_v2",
+    )
