@@ -54,6 +54,7 @@ class D365MetadataSet(NamespacedMetadataSet):
     refresh_warnings: dg.JsonMetadataValue | None = None
     next_refresh_full: str | None = None
     table_uri: str | None = None
+    table_version: int | None = None
     # A failed materialization.
     status: str | None = None
     errors: dg.JsonMetadataValue | None = None
@@ -121,6 +122,7 @@ def materialization_metadata(
         refresh_warnings=dg.MetadataValue.json(list(outcome.warnings)) if outcome.warnings else None,
         next_refresh_full=outcome.reconcile_reason,
         table_uri=destination.table_uri(table_name),
+        table_version=load.version,
     )
     return {**table, **d365}
 

@@ -210,6 +210,7 @@ def _result(table: DeltaEntityTable, *, applied: _Applied | None) -> LoadResult:
         added_columns=applied.added if applied else (),
         columns=columns,
         seconds=applied.seconds if applied else 0.0,
+        version=delta.version() if delta is not None else None,
     )
 
 

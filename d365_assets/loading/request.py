@@ -79,6 +79,8 @@ class LoadResult:
     columns: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """(name, DuckDB type) of every table column after the load (the lake names its types alike)."""
     seconds: float = 0.0
+    version: int | None = None
+    """The table's version after the load (a Delta table's); None in DuckDB, which keeps none."""
 
 
 def check_request(request: LoadRequest) -> None:

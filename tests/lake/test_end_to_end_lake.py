@@ -16,7 +16,7 @@ from d365_assets.settings import Settings
 from tests.support.azurite import ACCOUNT_KEY, Azurite
 from tests.support.catalog import CATALOG, catalog_of
 from tests.support.environment import embedded_variables
-from tests.support.lake_tables import lake_rows
+from tests.support.lake_tables import lake_rows, open_table
 from tests.support.tables import checksum, source_rows
 from tests.test_end_to_end import run_main_job
 
@@ -73,6 +73,9 @@ def test_full_deltas_and_reconcile_into_delta_tables_on_azurite(
         assert metadata["d365/rows_deleted"].value > 0
         assert metadata["dagster/table_name"].value == "d365.sales_order_lines_v2"
         assert metadata["d365/table_uri"].value == lake.table_uri("sales_order_lines_v2")
+        version = metadata["d365/table_version"].value
+        history = open_table(lake, "sales_order_lines_v2").history()
+        assert version == max(entry["version"] for entry in history), "the version this load committed"
         materialization = records.records[0].asset_materialization
         company = materialization.partition
         assert metadata["dagster/partition_row_count"].value == len(source_rows(emulator, LINES, company))

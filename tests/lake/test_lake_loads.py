@@ -118,6 +118,7 @@ def test_an_execution_is_applied_once_and_its_types_come_back_exact(azurite: Azu
     first = lake.load(request([loaded], execution_id="exec-1"))
     again = lake.load(request([loaded], execution_id="exec-1"))
     assert (first.applied, again.applied) == (True, False)
+    assert (first.version, again.version) == (1, 1), "created at 0, loaded at 1, and no commit again"
     table = open_table(lake.config, "vendors")
     assert table.version() == 1, "the retried load made no commit"
     assert [h.get(EXECUTION_KEY) for h in table.history()] == ["exec-1", None]
