@@ -17,7 +17,7 @@ from d365_assets.fo import DEFAULT_AUTHORITY_HOST, normalize_environment_url, re
 from d365_assets.lake import DEFAULT_RETENTION_HOURS, LakeConfig
 from d365_assets.warehouse import is_local_file
 
-__all__ = ["DEFAULT_AUTHORITY_HOST", "DESTINATIONS", "SCHEDULE_STATES", "Settings", "SettingsError"]
+__all__ = ["DEFAULT_AUTHORITY_HOST", "SCHEDULE_STATES", "Settings", "SettingsError"]
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_EMULATOR_STATE = "data/emulator"

@@ -88,15 +88,6 @@ PUBLIC: dict[str, set[str]] = {
         "WarehouseLockedError",
         "is_local_file",
     },
-    "d365_assets.catalog": {"SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "load_catalog"},
-    "d365_assets.spool": {"PackageSpool", "SpoolError", "SpoolSlot", "SpooledExport"},
-    "d365_assets.settings": {
-        "DEFAULT_AUTHORITY_HOST",
-        "DESTINATIONS",
-        "SCHEDULE_STATES",
-        "Settings",
-        "SettingsError",
-    },
     "d365_assets.loading": {
         "DEFAULT_MAX_REMOVED_SHARE",
         "Destination",
@@ -124,6 +115,9 @@ PUBLIC: dict[str, set[str]] = {
         "maintain_table",
         "redact",
     },
+    "d365_assets.catalog": {"SHIPPED_CATALOG", "Catalog", "CatalogError", "EntityConfig", "load_catalog"},
+    "d365_assets.spool": {"PackageSpool", "SpoolError", "SpoolSlot", "SpooledExport"},
+    "d365_assets.settings": {"DEFAULT_AUTHORITY_HOST", "SCHEDULE_STATES", "Settings", "SettingsError"},
     "d365_assets.refresh": {"RefreshOutcome", "refresh_entity"},
     "d365_assets.defs": {
         "D365CatalogComponent",

@@ -39,18 +39,16 @@ def build_location(
     translator = translator or DagsterD365Translator()
     assets = build_d365_assets(catalog, translator=translator)
     freshness_checks, freshness_sensor = build_freshness_checks(catalog, assets, running=schedules_running)
-    jobs: list = list(build_jobs(catalog, translator=translator))
-    schedules: list = build_schedules(catalog, translator=translator, running=schedules_running)
-    if lake_maintenance:
-        job, schedule = build_maintenance(catalog, running=schedules_running)
-        jobs.append(job)
-        schedules.append(schedule)
-    return dg.Definitions(
+    definitions = dg.Definitions(
         assets=assets,
         asset_checks=freshness_checks,
-        jobs=jobs,
-        schedules=schedules,
+        jobs=build_jobs(catalog, translator=translator),
+        schedules=build_schedules(catalog, translator=translator, running=schedules_running),
         sensors=[freshness_sensor, build_abandoned_runs_sensor()],
         resources=dict(resources),
         executor=step_executor(max_concurrent=MAX_CONCURRENT_STEPS),
     )
+    if not lake_maintenance:
+        return definitions
+    job, schedule = build_maintenance(catalog, running=schedules_running)
+    return dg.Definitions.merge(definitions, dg.Definitions(jobs=[job], schedules=[schedule]))

@@ -53,13 +53,14 @@ class D365MetadataSet(NamespacedMetadataSet):
     warnings: dg.JsonMetadataValue | None = None
     refresh_warnings: dg.JsonMetadataValue | None = None
     next_refresh_full: str | None = None
-    table_uri: str | None = None
-    table_version: int | None = None
     # A failed materialization.
     status: str | None = None
     errors: dg.JsonMetadataValue | None = None
     rows_before: int | None = None
     rows_removed: int | None = None
+    # A materialization into the Delta lake: where the table is, and the version the load committed.
+    table_uri: str | None = None
+    table_version: int | None = None
 
     @classmethod
     def namespace(cls) -> str:
