@@ -18,7 +18,7 @@ ifneq ($(PYTHON_ID),$(shell cat $(VENV)/.installed 2>/dev/null))
 .PHONY: $(VENV)/.installed
 endif
 
-.PHONY: install demo test dev lint format clean clean-data
+.PHONY: install demo test dev lint format clean clean-data azurite
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -n "$(PYTHON_ID)" || { \
@@ -40,6 +40,13 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# Azurite, the Azure Storage emulator the Delta Lake tests start (tests/lake/; they skip without it).
+azurite: tests/azurite/node_modules/.bin/azurite-blob
+
+tests/azurite/node_modules/.bin/azurite-blob: tests/azurite/package.json tests/azurite/package-lock.json
+	npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error
+	touch $@
+
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
@@ -56,7 +63,7 @@ format: install
 
 # Removes the virtual environment and caches; keeps the warehouse, packages and run history.
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info test-artifacts tests/azurite/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # Removes what the demo and the UI made here: the warehouse, waiting packages and the emulator's state

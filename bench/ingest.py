@@ -9,6 +9,8 @@ Paths per package (GeneralJournalAccountEntries, CSV and CSV-Unicode):
   ours      DataPackage.iter_entity_batches -> Warehouse.load (full), what a materialization does
   baseline  extract the entity file to disk, then DuckDB read_csv with explicit types
   floor     inflate the entity file out of the zip and discard it (zlib is single-threaded)
+  lake      the same package -> a Delta table (D365_DESTINATION=delta) in a local folder and on
+            Azurite over HTTPS (when installed: make azurite), beside ours
 Plus: a delta changing ~1% of the largest table against its full reload, the fixed overhead of one
 materialization of a 10-row entity, the download rate against a plain httpx stream, and how soon the
 client notices a finished export (from Succeeded to its download starting, with the default polling).
@@ -106,6 +108,55 @@ def measure_floor(package: str) -> dict:
             while stream.read(1 << 20):
                 pass
     return {"seconds": time.perf_counter() - started, "rows": 0, "peak_mib": _peak_mib()}
+
+
+# -- the Delta lake destination (issue 14): kept apart from the DuckDB paths above --------------
+
+
+def measure_lake(package: str, uri: str, azurite_url: str = "", mode: str = "full") -> dict:
+    """``ours`` into a Delta table at ``uri`` (a folder, or ``az://`` on Azurite at ``azurite_url``)."""
+    from d365_assets.catalog import load_catalog
+    from d365_assets.lake import DeltaLake, LakeConfig
+    from d365_assets.loading import LoadRequest
+    from d365_assets.package import DataPackage
+    from tests.support.azurite import ACCOUNT, ACCOUNT_KEY
+
+    entity = load_catalog().entity(GL)
+    azure = {"account_name": ACCOUNT, "account_key": ACCOUNT_KEY, "azurite_url": azurite_url}
+    lake = DeltaLake(LakeConfig(uri, **(azure if azurite_url else {})))
+    started = time.perf_counter()
+    with DataPackage.open(Path(package)) as data:
+        result = lake.load(
+            LoadRequest(
+                entity=entity.name,
+                table=entity.table_name,
+                schema=entity.schema,
+                batches=data.iter_entity_batches(entity.label, schema=entity.schema),
+                company="USMF",
+                mode=mode,
+                natural_key=entity.natural_key,
+                execution_id=f"bench-{time.time_ns()}",
+            )
+        )
+    return {"seconds": time.perf_counter() - started, "rows": result.rows_read, "peak_mib": _peak_mib()}
+
+
+def _lake_rows(row, package: Path, work: Path, ours: dict) -> dict:
+    """The CSV package into a Delta table in a folder and on Azurite (HTTPS), each against ``ours``;
+    returns the folder's figures (its table, ``work / "lake"``, takes the delta later)."""
+    local = _child("lake", str(package), str(work / "lake"))
+    row("CSV -> Delta, local folder (vs ours)", ours["rows"], local, ours)
+    from tests.support.azurite import azurite_missing, running_azurite, trust_bundle
+
+    if azurite_missing():
+        print(f"  (no Azurite row: {azurite_missing()})", flush=True)
+        return local
+    with running_azurite(work / "azurite") as azurite:
+        os.environ["SSL_CERT_FILE"] = str(trust_bundle(azurite.ca, work / "azurite"))
+        container = azurite.new_container()
+        figures = _child("lake", str(package), f"az://{container}/d365", azurite.url)
+        row("CSV -> Delta, Azurite https (vs ours)", ours["rows"], figures, ours)
+    return local
 
 
 def _child(kind: str, *args: str) -> dict:
@@ -224,6 +275,7 @@ def run(sizes: list[int], work: Path, *, quick: bool = False) -> list[list[str]]
                 row(f"{fmt} ours (package -> table)", ours["rows"], ours, baseline, floor)
                 if fmt == "CSV":
                     largest = {"size": size, "db": ours_db, "full": ours, "state": state}
+                    largest["lake"] = _lake_rows(row, package, work / f"lake-{size}", ours)  # issue 14
                 package.unlink()
             if size == max(sizes):
                 print("delta of ~1% against the full reload ...", flush=True)
@@ -232,6 +284,13 @@ def run(sizes: list[int], work: Path, *, quick: bool = False) -> list[list[str]]
                 delta_package, _ = _export(client, "BENCH-GL-Delta", work / "packages")
                 delta = _child("ours", str(delta_package), str(largest["db"]), "delta")
                 row("delta ~1% upsert (vs its full reload)", delta["rows"], delta, largest["full"])
+                lake = _child("lake", str(delta_package), str(work / f"lake-{size}" / "lake"), "", "delta")
+                row(
+                    "delta ~1% merge, Delta local folder (vs its full load)",
+                    lake["rows"],
+                    lake,
+                    largest["lake"],
+                )
                 print("download rate ...", flush=True)
                 package, ours_rate = _export(client, FORMATS["CSV"], work / "packages")
                 plain_rate = _plain_download_rate(client, emulator, FORMATS["CSV"], work / "packages")
@@ -338,7 +397,8 @@ def machine() -> str:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_measure":
         kind, args = sys.argv[2], sys.argv[3:]
-        measure = {"ours": measure_ours, "baseline": measure_baseline, "floor": measure_floor}[kind]
+        measure = {"ours": measure_ours, "baseline": measure_baseline, "floor": measure_floor}.get(kind)
+        measure = measure or {"lake": measure_lake}[kind]
         print(json.dumps(measure(*args)))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

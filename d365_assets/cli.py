@@ -1,4 +1,4 @@
-"""``d365-assets``: run the main job from a terminal, and print what landed in DuckDB.
+"""``d365-assets``: run the main job from a terminal, and print what landed in DuckDB (or the Delta lake).
 
 ``d365-assets demo`` materializes every catalog entity for every company into the warehouse,
 recorded in the Dagster instance at ``DAGSTER_HOME`` (so the runs show in ``dagster dev``).
@@ -118,6 +118,9 @@ def _stderr_into(path: Path) -> Iterator[None]:
 
 def print_summary(settings: Settings, catalog: Catalog) -> None:
     """Print table, company and row count for every catalog entity."""
+    if settings.destination == "delta":
+        _print_lake_summary(settings, catalog)
+        return
     database = settings.resolved_duckdb_path()
     rows: list[tuple[str, str, str]] = []
     try:
@@ -151,6 +154,27 @@ def print_summary(settings: Settings, catalog: Catalog) -> None:
     print(f"{'table':<{widths[0]}}  {'company':<{widths[1]}}  {'rows':>{widths[2]}}")
     for table, company, count in rows:
         print(f"{table:<{widths[0]}}  {company:<{widths[1]}}  {count:>{widths[2]}}")
+
+
+def _print_lake_summary(settings: Settings, catalog: Catalog) -> None:
+    """The summary of the Delta lake (``D365_DESTINATION=delta``): one line per table and company."""
+    from d365_assets.errors import D365AssetsError
+    from d365_assets.lake import DeltaLake
+
+    lake = DeltaLake(settings.lake_config())
+    print(f"\nDelta lake: {lake.identity}")
+    try:
+        for entity in catalog.entities:
+            counts = lake.row_counts(entity.table_name)
+            shown = (
+                [("-", "not loaded")]
+                if counts is None
+                else [(c or "(shared)", str(n)) for c, n in counts.items()]
+            )
+            for company, rows in shown:
+                print(f"{lake.table_name(entity.table_name):<40}  {company:<10}  {rows:>10}")
+    except D365AssetsError as exc:
+        print(f"Cannot read the lake: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

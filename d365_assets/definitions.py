@@ -40,6 +40,7 @@ def build_definitions(
         resources=resources_from_settings(given),
         translator=translator,
         schedules_running=settings.schedules_running,
+        lake_maintenance=settings.destination == "delta",
     )
 
 

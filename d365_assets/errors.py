@@ -23,12 +23,17 @@ message carries a secret, a bearer token or a SAS signature.
     │   ├── PackageIntegrityError        the zip's bytes are damaged: download or export again
     │   └── EntityFileError              the entity file is not whole (no header, no key, another entity's)
     │       └── EmptyEntityFileError       no rows at all (zero bytes, no header, no file): held
-    ├── WarehouseError                 d365_assets.warehouse: loading DuckDB (nothing was changed)
-    │   ├── WarehouseLockedError         another process holds the DuckDB file or the writer lock
-    │   ├── WarehouseFileError           the database file is corrupt, truncated, unwritable or full
-    │   └── LoadError                    the rows cannot be applied
-    │       ├── KeyViolationError          a natural key is NULL or repeats
-    │       └── RemovalHeldError           a full load would remove too many rows: held until accepted
+    ├── DestinationError               d365_assets.loading: a load's destination (nothing was changed)
+    │   ├── LoadError                    the rows cannot be applied (either destination)
+    │   │   ├── KeyViolationError          a natural key is NULL or repeats
+    │   │   └── RemovalHeldError           a full load would remove too many rows: held until accepted
+    │   ├── WarehouseError               d365_assets.warehouse: the DuckDB warehouse
+    │   │   ├── WarehouseLockedError       another process holds the DuckDB file or the writer lock
+    │   │   └── WarehouseFileError         the database file is corrupt, truncated, unwritable or full
+    │   └── LakeError                    d365_assets.lake: the Delta lake
+    │       ├── LakeConfigError            the lake URI or credentials cannot be used (http, two credentials)
+    │       ├── LakeStorageError           the storage refused or failed a call (key, SAS, network, container)
+    │       └── LakeConflictError          other writers' commits kept conflicting; retries ran out
     ├── CatalogError                   d365_assets.catalog: the entity catalog is broken
     ├── CronError                      d365_assets.catalog.cron: a cron expression outside the grammar
     ├── StrictYamlError                d365_assets.catalog.strict_yaml: YAML the strict reader refuses

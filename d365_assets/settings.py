@@ -14,6 +14,7 @@ from pathlib import Path
 
 from d365_assets.errors import D365AssetsError
 from d365_assets.fo import DEFAULT_AUTHORITY_HOST, normalize_environment_url, require_https_authority
+from d365_assets.lake import DEFAULT_RETENTION_HOURS, LakeConfig
 from d365_assets.warehouse import is_local_file
 
 __all__ = ["DEFAULT_AUTHORITY_HOST", "SCHEDULE_STATES", "Settings", "SettingsError"]
@@ -23,6 +24,8 @@ DEFAULT_EMULATOR_STATE = "data/emulator"
 DEFAULT_PACKAGE_DIR = "data/packages"
 SCHEDULE_STATES = ("running", "stopped")
 """Values of ``D365_SCHEDULES``: how the schedules and the freshness sensor start."""
+DESTINATIONS = ("duckdb", "delta")
+"""Values of ``D365_DESTINATION``: the DuckDB warehouse (default) or Delta tables under ``D365_LAKE_URI``."""
 
 
 class SettingsError(D365AssetsError):
@@ -54,6 +57,20 @@ class Settings:
     schedules: str | None = None
     """How the schedules (and the freshness sensor) start: ``running`` or ``stopped``; None = running
     against the embedded emulator, stopped against a real environment until switched on."""
+    destination: str = "duckdb"
+    """Where entity tables are loaded: ``duckdb`` (the warehouse file) or ``delta`` (the lake)."""
+    lake_uri: str | None = None
+    """The lake: ``az://<container>/<path>``, ``abfss://<container>@<account>.dfs.core.windows.net/<path>``
+    or a local folder; one Delta table per entity under it."""
+    lake_account_name: str | None = None
+    lake_account_key: str | None = field(default=None, repr=False)
+    """The storage account key (secret: read from ``D365_LAKE_ACCOUNT_KEY`` only)."""
+    lake_sas_token: str | None = field(default=None, repr=False)
+    """A SAS token instead of the key (secret: read from ``D365_LAKE_SAS_TOKEN`` only)."""
+    lake_azurite_url: str | None = None
+    """``https://127.0.0.1:<port>`` of an Azurite blob service standing in for Azure storage."""
+    lake_retention_hours: int = DEFAULT_RETENTION_HOURS
+    """Table maintenance vacuums files that no version of the last this many hours reads."""
 
     def __post_init__(self) -> None:
         """Refuse a non-HTTPS environment or authority at once, before any token is asked for or sent."""
@@ -66,6 +83,28 @@ class Settings:
                 f"at once) or stopped (switch each on in the UI), or unset it (running against the emulator, "
                 f"stopped against a real environment)"
             )
+        if self.destination not in DESTINATIONS:
+            raise SettingsError(
+                f"D365_DESTINATION={self.destination!r} is not understood: set it to duckdb (the default, "
+                f"one DuckDB file) or delta (Delta tables under D365_LAKE_URI)"
+            )
+        if self.destination == "delta":
+            self.lake_config()
+
+    def lake_config(self) -> LakeConfig:
+        """The lake's location and credentials (``D365_DESTINATION=delta``); refuses what cannot be used."""
+        if not self.lake_uri:
+            raise SettingsError(
+                "D365_DESTINATION=delta needs D365_LAKE_URI: az://<container>/<path>, "
+                "abfss://<container>@<account>.dfs.core.windows.net/<path>, or a local folder"
+            )
+        return LakeConfig(
+            uri=self.lake_uri,
+            account_name=self.lake_account_name,
+            account_key=self.lake_account_key,
+            sas_token=self.lake_sas_token,
+            azurite_url=self.lake_azurite_url,
+        )
 
     @property
     def uses_emulator(self) -> bool:
@@ -99,6 +138,13 @@ class Settings:
             emulator_state_dir=get("D365_EMULATOR_STATE_DIR") or DEFAULT_EMULATOR_STATE,
             package_dir=get("D365_PACKAGE_DIR") or DEFAULT_PACKAGE_DIR,
             schedules=(get("D365_SCHEDULES") or "").lower() or None,
+            destination=(get("D365_DESTINATION") or "duckdb").lower(),
+            lake_uri=get("D365_LAKE_URI"),
+            lake_account_name=get("D365_LAKE_ACCOUNT_NAME"),
+            lake_account_key=get("D365_LAKE_ACCOUNT_KEY"),
+            lake_sas_token=get("D365_LAKE_SAS_TOKEN"),
+            lake_azurite_url=get("D365_LAKE_AZURITE_URL"),
+            lake_retention_hours=_hours(get("D365_LAKE_RETENTION_HOURS")),
         )
 
     def resolved_duckdb_path(self) -> str:
@@ -114,3 +160,12 @@ class Settings:
     def resolved_emulator_state_dir(self) -> str:
         """The embedded emulator's state folder, absolute."""
         return str(Path(self.emulator_state_dir).expanduser().resolve())
+
+
+def _hours(value: str | None) -> int:
+    """``D365_LAKE_RETENTION_HOURS`` as whole hours (unset: Delta's 7 days)."""
+    if value is None:
+        return DEFAULT_RETENTION_HOURS
+    if not value.isdigit():
+        raise SettingsError(f"D365_LAKE_RETENTION_HOURS={value!r} must be a whole number of hours, e.g. 168")
+    return int(value)

@@ -19,20 +19,22 @@ PACKAGE = Path(__file__).resolve().parents[1] / "d365_assets"
 LAYERS: dict[str, int] = {
     "errors": 0,
     "schema": 0,
-    "fo": 1,
-    "package": 1,
-    "warehouse": 1,
-    "catalog": 1,
-    "process_owner": 1,
-    "spool": 2,
-    "settings": 2,
-    "refresh": 3,
-    "defs": 4,
-    "definitions": 5,
-    "cli": 6,
+    "loading": 1,
+    "fo": 2,
+    "package": 2,
+    "warehouse": 2,
+    "lake": 2,
+    "catalog": 2,
+    "process_owner": 2,
+    "spool": 3,
+    "settings": 3,
+    "refresh": 4,
+    "defs": 5,
+    "definitions": 6,
+    "cli": 7,
 }
 """Each component's layer: it may import its own modules and those of lower layers only."""
-DAGSTER_FROM = 4
+DAGSTER_FROM = 5
 """Layers from which on Dagster may be imported (the wiring and what runs it)."""
 EMULATOR_USERS = {"d365_assets.defs.backend"}
 """The only product module that imports the emulator (to pick the default backend)."""

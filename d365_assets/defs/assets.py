@@ -13,11 +13,11 @@ from d365_assets.defs.resources import D365Resource, WarehouseResource
 from d365_assets.defs.translator import DagsterD365Translator
 from d365_assets.errors import D365AssetsError
 from d365_assets.fo import ExportFailedError
+from d365_assets.loading import RemovalHeldError
 from d365_assets.package import EmptyEntityFileError
 from d365_assets.refresh import refresh_entity
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import SpoolError
-from d365_assets.warehouse import RemovalHeldError
 
 __all__ = ["EXPORT_POOL", "HELD_LOAD_TAG", "build_d365_assets", "build_entity_asset"]
 
@@ -35,7 +35,8 @@ def build_d365_assets(
 
 
 def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translator) -> dg.AssetsDefinition:
-    """The asset that exports ``entity`` from F&O and loads it into DuckDB (per company if partitioned)."""
+    """The asset that exports ``entity`` from F&O and loads it into its destination (per company if
+    partitioned)."""
     spec = translator.get_asset_spec(entity)
 
     @dg.multi_asset(
@@ -62,12 +63,13 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
         company = context.partition_key if entity.company_specific else None
         mode = RefreshMode.FULL if context.run.tags.get(MODE_TAG) == RECONCILE else entity.refresh
         try:
+            destination = warehouse.get_warehouse()
             with d365.get_client() as client:
                 outcome = refresh_entity(
                     entity=entity,
                     company=company,
                     client=client,
-                    warehouse=warehouse.get_warehouse(),
+                    warehouse=destination,
                     spool=warehouse.get_spool(environment=d365.environment_identity),
                     mode=mode,
                     guard=warehouse.get_guard(accept_removal=held == "accept"),
@@ -82,7 +84,7 @@ def build_entity_asset(entity: EntityConfig, *, translator: DagsterD365Translato
         yield dg.MaterializeResult(
             asset_key=spec.key,
             metadata=materialization_metadata(
-                outcome, database=warehouse.target, summary_link=not d365.uses_emulator
+                outcome, destination=destination, summary_link=not d365.uses_emulator
             ),
             check_results=evaluate_checks(outcome),
         )

@@ -69,6 +69,12 @@ class D365WarehouseArgs(dg.Model):
     package_dir: str | None = Field(None, description="Package folder; unset: D365_PACKAGE_DIR.")
     lock_timeout_seconds: float | None = Field(None, description="Wait for a held DuckDB file (300 s).")
     max_removed_share: float | None = Field(None, description="Mass-removal guard's share (0.5).")
+    destination: Literal["duckdb", "delta"] | None = Field(
+        None, description="duckdb, or delta (Delta tables under lake_uri); unset: D365_DESTINATION."
+    )
+    lake_uri: str | None = Field(
+        None, description="The lake: az://<container>/<path>, abfss://..., or a folder; unset: D365_LAKE_URI."
+    )
 
 
 class _TranslatedSpecs(DagsterD365Translator):
@@ -118,7 +124,7 @@ class D365CatalogComponent(dg.Component, dg.Model, dg.Resolvable):
         "Unset: D365_CATALOG, else the shipped catalog.",
     )
     connection: D365ConnectionArgs | None = Field(None, description="The F&O connection.")
-    warehouse: D365WarehouseArgs | None = Field(None, description="The DuckDB warehouse.")
+    warehouse: D365WarehouseArgs | None = Field(None, description="The DuckDB warehouse, or the Delta lake.")
     schedules: Literal["running", "stopped"] | None = Field(
         None,
         description="How schedules and the freshness sensor start. Unset: D365_SCHEDULES, else running "
@@ -143,7 +149,12 @@ class D365CatalogComponent(dg.Component, dg.Model, dg.Resolvable):
             overrides["catalog_path"] = str(context.path / self.catalog)
         if self.schedules is not None:
             overrides["schedules"] = self.schedules
-        return dataclasses.replace(Settings.from_env(), **overrides)
+        lake = {
+            name: value
+            for name, value in _given(self.warehouse).items()
+            if name in ("destination", "lake_uri")
+        }
+        return dataclasses.replace(Settings.from_env(), **overrides, **lake)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         settings = self.settings(context)
@@ -157,6 +168,7 @@ class D365CatalogComponent(dg.Component, dg.Model, dg.Resolvable):
             resources=resources,
             translator=_TranslatedSpecs(self.translation) if self.translation else None,
             schedules_running=settings.schedules_running,
+            lake_maintenance=settings.destination == "delta",
         )
 
 

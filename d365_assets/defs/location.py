@@ -12,6 +12,7 @@ from d365_assets.defs.automation import build_jobs, build_schedules
 from d365_assets.defs.executor import step_executor
 from d365_assets.defs.freshness import build_freshness_checks
 from d365_assets.defs.instance import build_abandoned_runs_sensor
+from d365_assets.defs.maintenance import build_maintenance
 from d365_assets.defs.recurring import build_recurring_sensors
 from d365_assets.defs.translator import DagsterD365Translator
 
@@ -28,16 +29,18 @@ def build_location(
     resources: Mapping[str, dg.ConfigurableResource],
     translator: DagsterD365Translator | None = None,
     schedules_running: bool = True,
+    lake_maintenance: bool = False,
 ) -> dg.Definitions:
     """The assets, checks, jobs, schedules, sensors, resources and executor of ``catalog``.
 
     Every asset key comes from ``translator``'s specs; ``schedules_running``: whether the schedules and
-    the freshness sensor start running, or stopped until switched on in the UI.
+    the freshness sensor start running, or stopped until switched on in the UI; ``lake_maintenance``:
+    whether the Delta lake's maintenance job and schedule are included (the destination is delta).
     """
     translator = translator or DagsterD365Translator()
     assets = build_d365_assets(catalog, translator=translator)
     freshness_checks, freshness_sensor = build_freshness_checks(catalog, assets, running=schedules_running)
-    return dg.Definitions(
+    definitions = dg.Definitions(
         assets=assets,
         asset_checks=freshness_checks,
         jobs=build_jobs(catalog, translator=translator),
@@ -50,3 +53,7 @@ def build_location(
         resources=dict(resources),
         executor=step_executor(max_concurrent=MAX_CONCURRENT_STEPS),
     )
+    if not lake_maintenance:
+        return definitions
+    job, schedule = build_maintenance(catalog, running=schedules_running)
+    return dg.Definitions.merge(definitions, dg.Definitions(jobs=[job], schedules=[schedule]))

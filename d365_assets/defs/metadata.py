@@ -11,13 +11,13 @@ one place that does.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.metadata.metadata_set import NamespacedMetadataSet, TableMetadataSet
 
 from d365_assets.catalog import EntityConfig
+from d365_assets.loading import Destination
 from d365_assets.refresh import RefreshOutcome
 
 __all__ = ["D365MetadataSet", "TableMetadataSet", "entity_metadata", "materialization_metadata"]
@@ -63,6 +63,9 @@ class D365MetadataSet(NamespacedMetadataSet):
     errors: dg.JsonMetadataValue | None = None
     rows_before: int | None = None
     rows_removed: int | None = None
+    # A materialization into the Delta lake: where the table is, and the version the load committed.
+    table_uri: str | None = None
+    table_version: int | None = None
 
     @classmethod
     def namespace(cls) -> str:
@@ -87,7 +90,7 @@ def entity_metadata(entity: EntityConfig) -> dict[str, Any]:
 
 
 def materialization_metadata(
-    outcome: RefreshOutcome, *, database: str, summary_link: bool = True
+    outcome: RefreshOutcome, *, destination: Destination, summary_link: bool = True
 ) -> dict[str, Any]:
     """Standard Dagster table metadata plus what F&O and the loader reported.
 
@@ -95,11 +98,11 @@ def materialization_metadata(
     emulator's, which lives only as long as the run's process).
     """
     load = outcome.load
-    catalog_name = Path(database).stem if not database.startswith("md:") else database.removeprefix("md:")
+    table_name = outcome.entity.table_name
     table = TableMetadataSet(
         row_count=load.table_rows,
         partition_row_count=load.company_rows if outcome.company is not None else None,
-        table_name=f"{catalog_name}.{load.table}",
+        table_name=destination.table_name(table_name),
         column_schema=dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in load.columns]),
     )
     seconds = {f"seconds_{phase}": round(value, 3) for phase, value in outcome.seconds.items()}
@@ -124,6 +127,8 @@ def materialization_metadata(
         warnings=dg.MetadataValue.json(list(outcome.package.warnings)) if outcome.package.warnings else None,
         refresh_warnings=dg.MetadataValue.json(list(outcome.warnings)) if outcome.warnings else None,
         next_refresh_full=outcome.reconcile_reason,
+        table_uri=destination.table_uri(table_name),
+        table_version=load.version,
     )
     return {**table, **d365}
 

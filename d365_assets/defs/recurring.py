@@ -165,7 +165,9 @@ def consume_recurring(
         message_redelivered=message.redelivered,
         message_already_loaded=outcome.already_applied,
     )
-    metadata = materialization_metadata(outcome.refresh, database=warehouse.target, summary_link=False)
+    metadata = materialization_metadata(
+        outcome.refresh, destination=warehouse.get_warehouse(), summary_link=False
+    )
     return dg.MaterializeResult(
         asset_key=context.asset_key,
         metadata={**metadata, **details},

@@ -1,4 +1,4 @@
-"""Dagster resources: the F&O connection and the DuckDB warehouse.
+"""Dagster resources: the F&O connection and the destination (the DuckDB warehouse, or the Delta lake).
 
 Every setting is declared once, in :class:`~d365_assets.settings.Settings` (its ``D365_*`` variable and
 its default). A resource field left unset (None) takes that setting when the resource is used, in the
@@ -7,7 +7,8 @@ The code location sets none of them, so overriding one field in the launchpad (s
 ``lock_timeout_seconds``) leaves every other one on its variable: Dagster replaces a resource's whole
 configuration with the run config's, and a value the definitions had set would silently fall back to
 its default (a relative ``data/packages``, where the next refresh would never find a failed load's
-export). Secrets are never configuration values: the client secret comes from ``D365_CLIENT_SECRET``.
+export). Secrets are never configuration values: the client secret comes from ``D365_CLIENT_SECRET``, the
+lake's key or SAS from ``D365_LAKE_ACCOUNT_KEY`` or ``D365_LAKE_SAS_TOKEN``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import dagster as dg
 from pydantic import Field
 
 from d365_assets.fo import ClientCertificateCredential, ClientSecretCredential, Credential, D365Client
+from d365_assets.lake import DeltaLake
+from d365_assets.loading import DEFAULT_MAX_REMOVED_SHARE, Destination, LoadGuard
 from d365_assets.settings import Settings
 from d365_assets.spool import PackageSpool
-from d365_assets.warehouse import DEFAULT_MAX_REMOVED_SHARE, LoadGuard, Warehouse
+from d365_assets.warehouse import Warehouse
 
 __all__ = ["D365Resource", "WarehouseResource", "resources_from_settings"]
 
@@ -152,7 +155,8 @@ def _credential(settings: Settings) -> Credential:
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB database the entity tables are loaded into, and the folder of exports not loaded yet.
+    """Where the entity tables are loaded (DuckDB by default, or Delta tables: ``destination``), and the
+    folder of exports not loaded yet.
 
     Unset fields take their ``D365_*`` variable (see the module docstring).
     """
@@ -161,6 +165,16 @@ class WarehouseResource(dg.ConfigurableResource):
         default=None,
         description="DuckDB file path, or a connection string such as md:analytics. Unset: "
         "D365_DUCKDB_PATH, else data/warehouse.duckdb.",
+    )
+    destination: str | None = Field(
+        default=None,
+        description="duckdb (the database above) or delta (Delta tables under lake_uri). Unset: "
+        "D365_DESTINATION, else duckdb.",
+    )
+    lake_uri: str | None = Field(
+        default=None,
+        description="The lake for destination delta: az://<container>/<path>, abfss://..., or a folder. "
+        "Unset: D365_LAKE_URI. Credentials come from D365_LAKE_* variables only.",
     )
     package_dir: str | None = Field(
         default=None,
@@ -182,16 +196,25 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def settings(self) -> Settings:
         """Where the warehouse and the packages are: these fields over the ``D365_*`` variables."""
-        return _over_environment({"duckdb_path": self.database, "package_dir": self.package_dir})
+        given = {
+            "duckdb_path": self.database,
+            "package_dir": self.package_dir,
+            "destination": self.destination,
+            "lake_uri": self.lake_uri,
+        }
+        return _over_environment(given)
 
     @property
     def target(self) -> str:
-        """The DuckDB target: a connection string as given, a file path made absolute."""
-        return self.settings().resolved_duckdb_path()
+        """Where loads land: the DuckDB file (absolute) or connection string, or the lake's root URI."""
+        return self.get_warehouse().identity
 
-    def get_warehouse(self) -> Warehouse:
-        """The warehouse loader for this database."""
-        return Warehouse(self.target, lock_timeout=self.lock_timeout_seconds)
+    def get_warehouse(self) -> Destination:
+        """The destination loads go to: the DuckDB :class:`Warehouse`, or the :class:`DeltaLake`."""
+        settings = self.settings()
+        if settings.destination == "delta":
+            return DeltaLake(settings.lake_config())
+        return Warehouse(settings.resolved_duckdb_path(), lock_timeout=self.lock_timeout_seconds)
 
     def get_guard(self, *, accept_removal: bool = False) -> LoadGuard:
         """The load guard: this resource's share, accepted beyond it for one run when asked."""
@@ -200,9 +223,7 @@ class WarehouseResource(dg.ConfigurableResource):
     def get_spool(self, *, environment: str) -> PackageSpool:
         """The exports from ``environment`` not loaded into this database yet."""
         settings = self.settings()
-        return PackageSpool(
-            settings.resolved_package_dir(), scope=f"{environment} -> {settings.resolved_duckdb_path()}"
-        )
+        return PackageSpool(settings.resolved_package_dir(), scope=f"{environment} -> {self.target}")
 
 
 def resources_from_settings(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
@@ -224,6 +245,9 @@ def resources_from_settings(settings: Settings | None = None) -> dict[str, dg.Co
         emulator_state_dir=settings.resolved_emulator_state_dir(),
     )
     warehouse = WarehouseResource(
-        database=settings.resolved_duckdb_path(), package_dir=settings.resolved_package_dir()
+        database=settings.resolved_duckdb_path(),
+        package_dir=settings.resolved_package_dir(),
+        destination=settings.destination,
+        lake_uri=settings.lake_uri,
     )
     return {"d365": d365, "warehouse": warehouse}

@@ -1,4 +1,4 @@
-"""One entity refresh: export from F&O, read the package, load DuckDB. No Dagster here."""
+"""One entity refresh: export from F&O, read the package, load DuckDB or Delta. No Dagster here."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from d365_assets.fo import (
     D365Error,
     ExportedPackage,
 )
+from d365_assets.loading import Destination, LoadGuard, LoadResult
 from d365_assets.package import (
     ColumnDrift,
 )
 from d365_assets.refresh.slot_run import SlotRun
 from d365_assets.schema import EntitySchema, RefreshMode
 from d365_assets.spool import PackageSpool
-from d365_assets.warehouse import LoadGuard, LoadResult, Warehouse
 
 __all__ = ["RefreshOutcome", "fo_row_count", "refresh_entity", "schema_for"]
 
@@ -58,14 +58,15 @@ def refresh_entity(
     entity: EntityConfig,
     company: str | None,
     client: D365Client,
-    warehouse: Warehouse,
+    warehouse: Destination,
     spool: PackageSpool,
     mode: RefreshMode | None = None,
     guard: LoadGuard | None = None,
     discard_held: bool = False,
     wait_for_other_refresh: float = 4 * 3600.0,
 ) -> RefreshOutcome:
-    """Export ``entity`` for ``company`` (None for shared entities), then load it into ``warehouse``.
+    """Export ``entity`` for ``company`` (None for shared entities), then load it into ``warehouse`` (a
+    :class:`~d365_assets.loading.Destination`: the DuckDB warehouse or the Delta lake).
 
     ``mode`` FULL on a delta entity is a reconcile (through its ``reconcile_project``). DuckDB is
     opened only for the load. Every export is noted in ``spool`` as soon as F&O accepts it; what an

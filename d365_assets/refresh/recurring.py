@@ -27,11 +27,11 @@ from d365_assets.fo import (
     RecurringMessageError,
     is_guid,
 )
+from d365_assets.loading import Destination, LoadGuard, LoadRequest, LoadResult
 from d365_assets.refresh.entity import RefreshOutcome, fo_row_count, schema_for
 from d365_assets.refresh.slot_run import SlotRun
 from d365_assets.schema import EntitySchema, RefreshMode
 from d365_assets.spool import PackageSpool, SpooledExport
-from d365_assets.warehouse import LoadGuard, LoadRequest, LoadResult, Warehouse
 
 __all__ = ["AckError", "MessageOutcome", "consume_message", "ledger_id"]
 
@@ -71,7 +71,7 @@ def consume_message(
     entity: EntityConfig,
     message: DequeuedMessage,
     client: D365Client,
-    warehouse: Warehouse,
+    warehouse: Destination,
     spool: PackageSpool,
     guard: LoadGuard | None = None,
     wait_for_other_refresh: float = 4 * 3600.0,
@@ -95,7 +95,7 @@ def consume_message(
         run = SlotRun(entity, schema, company, client, warehouse, slot, guard or LoadGuard())
         replayed = run.replay_pending(discard=False)
         export = SpooledExport(execution_id, entity.refresh, slot.folder / f"{execution_id}.zip")
-        already = warehouse.has_applied(execution_id)
+        already = warehouse.has_applied(execution_id, table=entity.table_name)
         if already:
             export.path.unlink(missing_ok=True)  # a download a crash left after the commit
         started = time.perf_counter()

@@ -18,6 +18,7 @@ from d365_assets.fo import (
     ExportTimeoutError,
     PackageDownloadError,
 )
+from d365_assets.loading import Destination, LoadError, LoadGuard, LoadRequest, LoadResult, RemovalHeldError
 from d365_assets.package import (
     ColumnDrift,
     DataPackage,
@@ -29,7 +30,6 @@ from d365_assets.package import (
 )
 from d365_assets.schema import EntitySchema, RefreshMode
 from d365_assets.spool import SpooledExport, SpoolError, SpoolSlot
-from d365_assets.warehouse import LoadError, LoadGuard, LoadRequest, LoadResult, RemovalHeldError, Warehouse
 
 __all__ = ["SlotRun", "project_for"]
 
@@ -44,7 +44,7 @@ class SlotRun:
     schema: EntitySchema
     company: str | None
     client: D365Client
-    warehouse: Warehouse
+    warehouse: Destination
     slot: SpoolSlot
     guard: LoadGuard
     warnings: list[str] = field(default_factory=list)

@@ -6,9 +6,11 @@ a :class:`LoadResult`; every error it raises is a :class:`WarehouseError`.
 Modules: ``loader`` (the :class:`Warehouse`), ``connection`` (opening the database, waiting for
 other processes), ``table`` (replace, upsert and describe one table), ``stream`` (the frames as one
 Arrow stream), ``ledger`` (executions applied), ``guards`` (keys whole, no mass removal),
-``request`` (what a load is asked and what it did), ``errors``, ``sql`` (shared SQL pieces).
+``errors``, ``sql`` (shared SQL pieces). The load contract (request, result, guard, the refusals) is
+:mod:`d365_assets.loading`'s, re-exported here.
 """
 
+from d365_assets.loading import DEFAULT_MAX_REMOVED_SHARE, LoadGuard, LoadRequest, LoadResult
 from d365_assets.warehouse.connection import is_local_file
 from d365_assets.warehouse.errors import (
     KeyViolationError,
@@ -18,9 +20,7 @@ from d365_assets.warehouse.errors import (
     WarehouseFileError,
     WarehouseLockedError,
 )
-from d365_assets.warehouse.guards import DEFAULT_MAX_REMOVED_SHARE, LoadGuard
 from d365_assets.warehouse.loader import Warehouse
-from d365_assets.warehouse.request import LoadRequest, LoadResult
 
 __all__ = [
     "DEFAULT_MAX_REMOVED_SHARE",

@@ -1,10 +1,11 @@
 """Errors raised by the DuckDB loader.
 
 ```
-WarehouseError
- ├── WarehouseLockedError   another process holds the DuckDB file or the writer lock
- ├── WarehouseFileError     the database file cannot be opened or written (corrupt, read-only, full)
- └── LoadError              the rows cannot be applied (nothing was changed)
+DestinationError            d365_assets.loading: any destination
+ ├── WarehouseError         the DuckDB warehouse
+ │    ├── WarehouseLockedError   another process holds the DuckDB file or the writer lock
+ │    └── WarehouseFileError     the database file cannot be opened or written (corrupt, read-only, full)
+ └── LoadError              the rows cannot be applied (nothing was changed), from d365_assets.loading
       ├── KeyViolationError   a natural key is NULL or occurs more than once
       └── RemovalHeldError    a full load would remove more of the company's rows than allowed
 ```
@@ -12,7 +13,7 @@ WarehouseError
 
 from __future__ import annotations
 
-from d365_assets.errors import D365AssetsError
+from d365_assets.loading.errors import DestinationError, KeyViolationError, LoadError, RemovalHeldError
 
 __all__ = [
     "KeyViolationError",
@@ -24,8 +25,8 @@ __all__ = [
 ]
 
 
-class WarehouseError(D365AssetsError):
-    """Base class of the loader's errors; the table is always left as it was."""
+class WarehouseError(DestinationError):
+    """Base class of the DuckDB warehouse's own errors; the table is always left as it was."""
 
 
 class WarehouseLockedError(WarehouseError):
@@ -34,24 +35,3 @@ class WarehouseLockedError(WarehouseError):
 
 class WarehouseFileError(WarehouseError):
     """The DuckDB database file cannot be opened or written: corrupt, truncated, not writable, or full."""
-
-
-class LoadError(WarehouseError):
-    """The package's rows cannot be applied to the table."""
-
-
-class KeyViolationError(LoadError):
-    """The rows to load have a NULL natural key or the same natural key more than once."""
-
-
-class RemovalHeldError(LoadError):
-    """A full load would remove more than the allowed share of the company's rows: held back, not applied.
-
-    ``removed`` of ``before`` rows would go. Loading it anyway takes a :class:`LoadGuard` with
-    ``accept_removal`` for that one load.
-    """
-
-    def __init__(self, text: str, *, removed: int, before: int) -> None:
-        super().__init__(text)
-        self.removed = removed
-        self.before = before

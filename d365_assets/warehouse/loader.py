@@ -60,6 +60,21 @@ class Warehouse:
         return self._ledger.schema
 
     @property
+    def identity(self) -> str:
+        """The database this warehouse loads (a file path or connection string)."""
+        return self.database
+
+    def table_name(self, table: str) -> str:
+        """``<database>.<schema>.<table>``: the file's stem (``warehouse``) or the ``md:`` database name."""
+        database = self.database
+        catalog = database.removeprefix("md:") if database.startswith("md:") else Path(database).stem
+        return f"{catalog}.{self.schema}.{table}"
+
+    def table_uri(self, table: str) -> str | None:
+        """None: DuckDB's tables are read through DuckDB (``table_name``)."""
+        return None
+
+    @property
     def lock_timeout(self) -> float:
         return self._database.lock_timeout
 
@@ -69,8 +84,12 @@ class Warehouse:
         """Open the database, waiting up to ``timeout`` (``lock_timeout``) while another process holds it."""
         return self._database.connect(read_only=read_only, timeout=timeout)
 
-    def has_applied(self, execution_id: str) -> bool:
-        """Whether the load ledger records ``execution_id`` as applied (committed) already."""
+    def has_applied(self, execution_id: str, *, table: str) -> bool:
+        """Whether the load ledger records ``execution_id`` as applied (committed) already.
+
+        The one ledger covers every table of the database and an execution id loads one table, so
+        ``table`` (the contract's argument, which a Delta lake needs) does not narrow the lookup.
+        """
         with self._database.writer() as con:
             self._ledger.create(con)
             return self._ledger.has(con, execution_id)
