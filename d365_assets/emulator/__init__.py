@@ -8,13 +8,15 @@ It plays F&O for tests and demos and imports nothing from the rest of ``d365_ass
 
 This is its whole public surface: the emulator, its configuration (data projects included), the
 faults it can inject (with F&O's documented throttling messages), its recurring export jobs
-(:class:`RecurringJob`, with their queues) and the requests it records.
+(:class:`RecurringJob`, with their queues), the requests it records, and :func:`ensure_tls`: its
+test CA and a localhost leaf, for another local service a test puts beside it (Azurite, say).
 """
 
 from .config import DataProject, EmulatorConfig, RecurringJob
 from .emulator import Emulator
 from .faults import THROTTLE_MESSAGES, Fault
 from .requestlog import RequestRecord
+from .tls import TlsFiles, ensure_tls
 
 __all__ = [
     "THROTTLE_MESSAGES",
@@ -24,4 +26,6 @@ __all__ = [
     "Fault",
     "RecurringJob",
     "RequestRecord",
+    "TlsFiles",
+    "ensure_tls",
 ]

@@ -89,7 +89,20 @@ def assert_processes_end(processes: list[ProcessOwner]) -> None:
     def alive() -> list[ProcessOwner]:
         return [p for p in processes if p.liveness() is not Liveness.GONE]
 
-    wait_for(lambda: not alive(), "the killed demo's step processes ending", STEPS_END)
+    try:
+        wait_for(lambda: not alive(), "the killed demo's step processes ending", STEPS_END)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still there: {[_described(p.pid) for p in alive()]}") from None
+
+
+def _described(pid: int) -> str:
+    """A process as ``/proc`` tells it: PID, state letter and command line (for a failure message)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return f"{pid} (ended meanwhile)"
+    return f"{pid} {state} {command[:200]}"
 
 
 def run_until_killed(setup: DemoSetup, log: Path, phase: str, occurrence: int) -> Kill:

@@ -81,6 +81,8 @@ def test_the_public_api_is_what_the_package_exports() -> None:
         "RecurringJob",
         "RequestRecord",
         "THROTTLE_MESSAGES",
+        "TlsFiles",
+        "ensure_tls",
     ]
     for name in d365_assets.emulator.__all__:
         assert getattr(d365_assets.emulator, name) is not None

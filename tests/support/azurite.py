@@ -23,7 +23,7 @@ from pathlib import Path
 
 from azure.storage.blob import BlobServiceClient
 
-from d365_assets.emulator.tls import ensure_tls
+from d365_assets.emulator import ensure_tls
 from d365_assets.lake import LakeConfig
 
 __all__ = ["ACCOUNT", "ACCOUNT_KEY", "AZURITE_BIN", "Azurite", "azurite_missing", "running_azurite"]
