@@ -22,7 +22,9 @@ from d365_assets.settings import Settings
 from d365_assets.warehouse import Warehouse, WarehouseError
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, DagsterRun
+
+    from d365_assets.defs.runs import CodeLocation
 
 __all__ = ["LAUNCHED_BY_TAG", "main", "share_slots"]
 
@@ -61,9 +63,8 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
     and free its pool slots (see :mod:`d365_assets.defs.instance`). The runs' own output goes to
     ``logs/d365-assets-demo.log`` in ``DAGSTER_HOME``.
     """
-    from d365_assets.defs.automation import MAIN_JOB
     from d365_assets.defs.instance import InstanceSetupError, open_instance, owner_tags
-    from d365_assets.defs.runs import code_location, create_run, outcome, partitioned_assets, start_in_child
+    from d365_assets.defs.runs import code_location, outcome, start_in_child
 
     try:
         instance, abandoned = open_instance()
@@ -77,25 +78,7 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
     failed = []
     step_log = Path(instance.root_directory) / "logs" / STEP_LOG
     with instance, code_location(instance) as location:
-        # After the first company's run (every asset), the others refresh the partitioned assets only.
-        partitioned = partitioned_assets(location, MAIN_JOB)
-        exports = [len(catalog.entities)] + [len(partitioned)] * (len(catalog.companies) - 1)
-        slots = share_slots(exports, slots=_export_slots(instance))
-        runs = [
-            create_run(
-                instance,
-                location,
-                job_name=MAIN_JOB,
-                partition_key=company,
-                asset_selection=None if index == 0 else partitioned,
-                tags=tags,
-                run_config={
-                    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-                    "execution": {"config": {"max_concurrent": slots[index]}},
-                },
-            )
-            for index, company in enumerate(catalog.companies)
-        ]
+        runs = _company_runs(instance, location, catalog, tags=tags)
         started = time.perf_counter()
         step_log.parent.mkdir(parents=True, exist_ok=True)
         children = [start_in_child(run, output=step_log) for run in runs]
@@ -113,6 +96,36 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
     if failed:
         print(f"  Run logs: the UI (make dev, then Runs); the step processes' own output: {step_log}")
     return failed
+
+
+def _company_runs(
+    instance: DagsterInstance, location: CodeLocation, catalog: Catalog, *, tags: dict[str, str]
+) -> list[DagsterRun]:
+    """One NOT_STARTED run of the main job per company, each with its share of the export slots.
+
+    The first company's run refreshes every asset; the others the partitioned assets only.
+    """
+    from d365_assets.defs.automation import MAIN_JOB
+    from d365_assets.defs.runs import create_run, partitioned_assets
+
+    partitioned = partitioned_assets(location, MAIN_JOB)
+    exports = [len(catalog.entities)] + [len(partitioned)] * (len(catalog.companies) - 1)
+    slots = share_slots(exports, slots=_export_slots(instance))
+    return [
+        create_run(
+            instance,
+            location,
+            job_name=MAIN_JOB,
+            partition_key=company,
+            asset_selection=None if index == 0 else partitioned,
+            tags=tags,
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                "execution": {"config": {"max_concurrent": slots[index]}},
+            },
+        )
+        for index, company in enumerate(catalog.companies)
+    ]
 
 
 def share_slots(exports: Sequence[int], *, slots: int) -> list[int]:
