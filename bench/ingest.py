@@ -1,19 +1,22 @@
-"""Benchmark: package zip -> typed DuckDB table, against DuckDB's own read_csv and the inflate floor.
+"""Benchmark: package zip -> typed DuckDB table, deltas, and a whole-catalog refresh through Dagster.
 
-Run ``.venv/bin/python bench/ingest.py`` (``--sizes 1000000 5000000`` by default; ``--quick`` for a
-200k-row smoke run). Every figure comes from this one run on this machine, so compare the ratios.
-Each measured path runs in its own child process; peak RSS is that process's maximum resident set
-(VmHWM; the figures include the interpreter and imports).
+Run ``.venv/bin/python bench/ingest.py`` (``--sizes 1000000 5000000 20000000`` by default; ``--quick``
+for a 100k/200k-row smoke run). Every figure comes from this one run on this machine, so compare the
+ratios; the last table says which targets (issue 13) are met. Each measured load runs in its own child
+process; peak RSS is that process's maximum resident set (VmHWM; the figures include the interpreter
+and imports). Packages are built once by the emulator's package writer and kept in a cache folder
+(``--cache``, see bench/package_cache.py); extracted files live only inside one measurement.
 
 Paths per package (GeneralJournalAccountEntries, CSV and CSV-Unicode):
   ours      DataPackage.iter_entity_batches -> Warehouse.load (full), what a materialization does
   baseline  extract the entity file to disk, then DuckDB read_csv with explicit types
   floor     inflate the entity file out of the zip and discard it (zlib is single-threaded)
   lake      the same package -> a Delta table (D365_DESTINATION=delta) in a local folder and on
-            Azurite over HTTPS (when installed: make azurite), beside ours
-Plus: a delta changing ~1% of the largest table against its full reload, the fixed overhead of one
-materialization of a 10-row entity, the download rate against a plain httpx stream, and how soon the
-client notices a finished export (from Succeeded to its download starting, with the default polling).
+            Azurite over HTTPS (when installed: make azurite), beside ours (CSV, up to 5M rows)
+Plus: a 10,000-row delta into the smallest and the largest table and a 1% delta of the largest, the
+download rate against a plain httpx stream, the fixed overhead of one materialization of a 10-row
+entity, how soon the client notices a finished export, and the shipped catalog refreshed for both
+companies through Dagster with each export Executing 20 s (bench/catalog_refresh.py).
 """
 
 from __future__ import annotations
@@ -76,7 +79,13 @@ def measure_ours(package: str, database: str, mode: str = "full") -> dict:
                 execution_id=f"bench-{time.time_ns()}",
             )
         )
-    return {"seconds": time.perf_counter() - started, "rows": result.rows_read, "peak_mib": _peak_mib()}
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": result.rows_read,
+        "inserted": result.rows_inserted,
+        "updated": result.rows_updated,
+        "peak_mib": _peak_mib(),
+    }
 
 
 def measure_baseline(package: str, database: str, encoding: str) -> dict:
@@ -110,55 +119,6 @@ def measure_floor(package: str) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": 0, "peak_mib": _peak_mib()}
 
 
-# -- the Delta lake destination (issue 14): kept apart from the DuckDB paths above --------------
-
-
-def measure_lake(package: str, uri: str, azurite_url: str = "", mode: str = "full") -> dict:
-    """``ours`` into a Delta table at ``uri`` (a folder, or ``az://`` on Azurite at ``azurite_url``)."""
-    from d365_assets.catalog import load_catalog
-    from d365_assets.lake import DeltaLake, LakeConfig
-    from d365_assets.loading import LoadRequest
-    from d365_assets.package import DataPackage
-    from tests.support.azurite import ACCOUNT, ACCOUNT_KEY
-
-    entity = load_catalog().entity(GL)
-    azure = {"account_name": ACCOUNT, "account_key": ACCOUNT_KEY, "azurite_url": azurite_url}
-    lake = DeltaLake(LakeConfig(uri, **(azure if azurite_url else {})))
-    started = time.perf_counter()
-    with DataPackage.open(Path(package)) as data:
-        result = lake.load(
-            LoadRequest(
-                entity=entity.name,
-                table=entity.table_name,
-                schema=entity.schema,
-                batches=data.iter_entity_batches(entity.label, schema=entity.schema),
-                company="USMF",
-                mode=mode,
-                natural_key=entity.natural_key,
-                execution_id=f"bench-{time.time_ns()}",
-            )
-        )
-    return {"seconds": time.perf_counter() - started, "rows": result.rows_read, "peak_mib": _peak_mib()}
-
-
-def _lake_rows(row, package: Path, work: Path, ours: dict) -> dict:
-    """The CSV package into a Delta table in a folder and on Azurite (HTTPS), each against ``ours``;
-    returns the folder's figures (its table, ``work / "lake"``, takes the delta later)."""
-    local = _child("lake", str(package), str(work / "lake"))
-    row("CSV -> Delta, local folder (vs ours)", ours["rows"], local, ours)
-    from tests.support.azurite import azurite_missing, running_azurite, trust_bundle
-
-    if azurite_missing():
-        print(f"  (no Azurite row: {azurite_missing()})", flush=True)
-        return local
-    with running_azurite(work / "azurite") as azurite:
-        os.environ["SSL_CERT_FILE"] = str(trust_bundle(azurite.ca, work / "azurite"))
-        container = azurite.new_container()
-        figures = _child("lake", str(package), f"az://{container}/d365", azurite.url)
-        row("CSV -> Delta, Azurite https (vs ours)", ours["rows"], figures, ours)
-    return local
-
-
 def _child(kind: str, *args: str) -> dict:
     output = subprocess.run(
         [sys.executable, __file__, "_measure", kind, *args], check=True, capture_output=True, text=True
@@ -166,152 +126,154 @@ def _child(kind: str, *args: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-# -- the emulator side -----------------------------------------------------------------------
+# -- the run: each part appends its rows to the table and its figures to `figures` -----------
 
 
-def _emulator(state: Path, rows: int, **config: object):
-    from d365_assets.emulator import DataProject, Emulator, EmulatorConfig
+class Table:
+    """The printed table: one row per measured path, printed as it is measured."""
 
-    projects = {
-        name: DataProject(name=name, entity=GL_LABEL, source_format=fmt, refresh="full", locale="ISO")
-        for fmt, name in FORMATS.items()
-    }
-    projects["BENCH-GL-Delta"] = DataProject(
-        name="BENCH-GL-Delta", entity=GL_LABEL, source_format="CSV", refresh="incremental", locale="ISO"
-    )
-    lifecycle = {k: 0.0 for k in ("not_visible_seconds", "not_run_seconds", "executing_seconds")}
-    return Emulator(
-        state_dir=state,
-        config=EmulatorConfig(
-            rows={GL: rows},
-            companies=("USMF",),
-            extra_projects=projects,
-            package_url_delay_seconds=0.0,
-            **lifecycle,
-            **config,
-        ),
-    ).start()
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
 
+    def add(self, cells: list[str]) -> None:
+        self.rows.append(cells + [""] * (len(HEADER) - len(cells)))
+        print("  " + " | ".join(self.rows[-1]), flush=True)
 
-def _client(emulator):
-    """The product's client of the emulator addressed as a real environment (tests.support.environment)."""
-    from d365_assets.fo import RetryPolicy
-    from tests.support.environment import client_for
-
-    # Millions of rows take minutes to export and to package: wait and retry as against a real F&O.
-    return client_for(
-        emulator, poll_timeout=3600.0, not_found_grace=600.0, url_timeout=600.0, retry=RetryPolicy()
-    )
-
-
-def _export(client, project: str, folder: Path) -> tuple[Path, float]:
-    package = client.export_package(data_project=project, legal_entity="USMF", destination_dir=folder)
-    return package.path, package.size_bytes / 1e6 / max(package.download_seconds, 1e-9)
-
-
-def _plain_download_rate(client, emulator, project: str, folder: Path) -> float:
-    import httpx
-
-    execution = client.export_to_package(data_project=project, legal_entity="USMF")
-    client.wait_for_execution(execution)
-    url = client.wait_for_package_url(execution)
-    target = folder / "plain.zip"
-    started = time.perf_counter()
-    size = 0
-    with (
-        httpx.Client(verify=str(emulator.ca_bundle), trust_env=False) as plain,
-        plain.stream("GET", url) as response,
-    ):
-        response.raise_for_status()
-        with target.open("wb") as out:
-            for chunk in response.iter_bytes(1 << 20):
-                out.write(chunk)
-                size += len(chunk)
-    return size / 1e6 / (time.perf_counter() - started)
-
-
-# -- the run ---------------------------------------------------------------------------------
-
-
-def run(sizes: list[int], work: Path, *, quick: bool = False) -> list[list[str]]:
-    table: list[list[str]] = []
-
-    def row(
-        label: str, rows: int, figures: dict, reference: dict | None = None, floor: dict | None = None
-    ) -> None:
+    def measured(self, label: str, rows: int, figures: dict, reference: dict | None = None) -> None:
+        """A row of seconds, rows/s and peak MiB, with its ratio to ``reference`` (a baseline)."""
         rate = f"{rows / figures['seconds']:,.0f}" if rows else "-"
         ratio = f"{figures['seconds'] / reference['seconds']:.2f}x" if reference else ""
-        floor_ratio = f"{figures['seconds'] / floor['seconds']:.2f}x" if floor else ""
-        table.append(
-            [
-                label,
-                f"{rows:,}",
-                f"{figures['seconds']:.2f}",
-                rate,
-                f"{figures['peak_mib']:,.0f}",
-                ratio,
-                floor_ratio,
-            ]
+        self.add(
+            [label, f"{rows:,}", f"{figures['seconds']:.2f}", rate, f"{figures['peak_mib']:,.0f}", ratio]
         )
-        print("  " + " | ".join(table[-1]), flush=True)
 
-    largest: dict[str, object] = {}
+
+HEADER = ["path", "rows", "seconds", "rows/s", "peak MiB", "ratio"]
+LAKE_MAX_ROWS = 5_000_000
+"""The Delta rows (issue 14) run up to this size, as they were measured; 20M rows would add minutes."""
+
+
+def load_rows(sizes: list[int], cache: Path, work: Path, table: Table, figures: dict) -> None:
+    """Per size and format: inflate floor, DuckDB baseline, ours (package -> table), each in a child.
+
+    Keeps ``figures[("ours"|"baseline", fmt, size)]``; the CSV tables of the smallest and largest
+    size stay in ``work`` for the deltas.
+    """
+    from lake_rows import lake_rows
+    from package_cache import PackageKey, cached_package
+
     for size in sizes:
-        state = work / f"emulator-{size}"
-        with (
-            _emulator(state, size, update_rate=0.01, insert_rate=0.0, delete_rate=0.0) as emulator,
-            _client(emulator) as client,
-        ):
-            for fmt, project in FORMATS.items():
-                print(f"exporting {size:,} rows as {fmt} ...", flush=True)
-                package, _ = _export(client, project, work / "packages")
-                encoding = "utf-16" if fmt == "CSV-Unicode" else "utf-8"
-                floor = _child("floor", str(package))
-                baseline = _child("baseline", str(package), str(work / f"base-{size}-{fmt}.duckdb"), encoding)
-                ours_db = work / f"ours-{size}-{fmt}.duckdb"
-                ours = _child("ours", str(package), str(ours_db))
-                row(f"{fmt} floor (inflate only)", size, floor)
-                row(f"{fmt} baseline (extract + read_csv)", size, baseline)
-                row(f"{fmt} ours (package -> table)", ours["rows"], ours, baseline, floor)
-                if fmt == "CSV":
-                    largest = {"size": size, "db": ours_db, "full": ours, "state": state}
-                    largest["lake"] = _lake_rows(row, package, work / f"lake-{size}", ours)  # issue 14
-                package.unlink()
-            if size == max(sizes):
-                print("delta of ~1% against the full reload ...", flush=True)
-                _export(client, "BENCH-GL-Delta", work / "packages")[0].unlink()  # first export: full
-                emulator.advance_activity(1)
-                delta_package, _ = _export(client, "BENCH-GL-Delta", work / "packages")
-                delta = _child("ours", str(delta_package), str(largest["db"]), "delta")
-                row("delta ~1% upsert (vs its full reload)", delta["rows"], delta, largest["full"])
-                lake = _child("lake", str(delta_package), str(work / f"lake-{size}" / "lake"), "", "delta")
-                row(
-                    "delta ~1% merge, Delta local folder (vs its full load)",
-                    lake["rows"],
-                    lake,
-                    largest["lake"],
-                )
-                print("download rate ...", flush=True)
-                package, ours_rate = _export(client, FORMATS["CSV"], work / "packages")
-                plain_rate = _plain_download_rate(client, emulator, FORMATS["CSV"], work / "packages")
-                table.append(
-                    [
-                        "download (client vs plain httpx, MB/s)",
-                        f"{package.stat().st_size / 1e6:,.0f} MB",
-                        f"{ours_rate:,.0f} vs {plain_rate:,.0f}",
-                        "",
-                        "",
-                        f"{ours_rate / plain_rate:.2f}x",
-                        "",
-                    ]
-                )
-                print("  " + " | ".join(table[-1]), flush=True)
-    table.append(_fixed_overhead(work))
-    print("  " + " | ".join(table[-1]), flush=True)
+        for fmt in FORMATS:
+            package = cached_package(cache, PackageKey(rows=size, fmt=fmt))
+            encoding = "utf-16" if fmt == "CSV-Unicode" else "utf-8"
+            floor = _child("floor", str(package))
+            base_db = work / f"base-{size}-{fmt}.duckdb"
+            baseline = _child("baseline", str(package), str(base_db), encoding)
+            base_db.unlink()
+            ours_db = work / f"ours-{size}-{fmt}.duckdb"
+            ours = _child("ours", str(package), str(ours_db))
+            if fmt != "CSV" or size not in (min(sizes), max(sizes)):
+                ours_db.unlink()
+            table.measured(f"{fmt} floor (inflate only)", size, floor)
+            table.measured(f"{fmt} baseline (extract + read_csv)", size, baseline)
+            table.measured(f"{fmt} ours (package -> table)", ours["rows"], ours, baseline)
+            figures["ours", fmt, size] = ours
+            figures["baseline", fmt, size] = baseline
+            if fmt == "CSV" and size <= LAKE_MAX_ROWS:  # issue 14
+                figures["lake", size] = lake_rows(table, _child, package, work / f"lake-{size}", ours)
+
+
+def delta_rows(sizes: list[int], cache: Path, work: Path, table: Table, figures: dict) -> None:
+    """A 10,000-row delta into the smallest and the largest CSV table, and a 1% delta of the largest.
+
+    Each delta goes into a copy of the table its size's full load left (so each starts from the same
+    table; the median of three), and must update exactly its rows (no inserts: every key is there).
+    """
+    from package_cache import PackageKey, cached_package
+
+    small, large = min(sizes), max(sizes)
+    cases = [
+        ("delta10k", small, 10_000 / small),
+        ("delta10k", large, 10_000 / large),
+        ("delta1pct", large, 0.01),
+    ]
+    for name, size, rate in cases:
+        package = cached_package(cache, PackageKey(rows=size, round_=1, since=0, update_rate=rate))
+        delta = _median_delta(package, work / f"ours-{size}-CSV.duckdb", work / f"{name}-{size}.duckdb")
+        if delta["inserted"] or delta["updated"] != delta["rows"]:
+            raise SystemExit(f"the {name} delta into {size:,} rows was not applied as updates: {delta}")
+        figures[name, size] = delta
+        if name == "delta1pct":
+            table.measured(f"delta 1% into {size:,} rows (vs its full reload)", delta["rows"], delta,
+                           figures["ours", "CSV", size])  # fmt: skip
+        else:
+            reference = figures["delta10k", small] if size != small else None
+            versus = f" (vs into {small:,})" if reference else ""
+            table.measured(f"delta 10k into {size:,} rows{versus}", delta["rows"], delta, reference)
+    for size in (small, large):
+        (work / f"ours-{size}-CSV.duckdb").unlink(missing_ok=True)
+    lake_sizes = [size for size in sizes if size <= LAKE_MAX_ROWS]
+    if lake_sizes:  # issue 14: a 1% delta merged into the largest Delta table
+        size = max(lake_sizes)
+        package = cached_package(cache, PackageKey(rows=size, round_=1, since=0, update_rate=0.01))
+        lake = _child("lake", str(package), str(work / f"lake-{size}" / "lake"), "", "delta")
+        table.measured(
+            "delta 1% merge, Delta local folder (vs its full load)", lake["rows"], lake, figures["lake", size]
+        )
+
+
+def _median_delta(package: Path, table: Path, database: Path, repeats: int = 3) -> dict:
+    """The median (by seconds) of ``repeats`` loads of a delta, each into a fresh copy of ``table``."""
+    runs = []
+    for _ in range(repeats):
+        shutil.copyfile(table, database)
+        runs.append(_child("ours", str(package), str(database), "delta"))
+        database.unlink()
+    return sorted(runs, key=lambda figures: figures["seconds"])[len(runs) // 2]
+
+
+def catalog_row(work: Path, executing_seconds: float, table: Table, figures: dict) -> None:
+    """The shipped catalog for every company through Dagster, each export Executing a set time."""
+    print(f"whole catalog through Dagster (exports of {executing_seconds:.0f} s) ...", flush=True)
+    script = Path(__file__).with_name("catalog_refresh.py")
+    output = subprocess.run(
+        [sys.executable, str(script), str(work / "catalog"), str(executing_seconds)],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    result = json.loads(output.strip().splitlines()[-1])
+    figures["catalog"] = result
+    table.add(
+        [
+            f"whole catalog, 2 companies (exports Executing {executing_seconds:.0f} s, pool of 4)",
+            f"{result['exports']} exports",
+            f"{result['wall']:.1f} vs ideal {result['ideal']:.1f}",
+            "",
+            "",
+            f"{result['wall'] / result['ideal']:.2f}x",
+        ]
+    )
+    table.add(
+        [
+            "  its Succeeded -> download start",
+            f"{result['exports']} exports",
+            f"p50 {result['latency_p50']:.1f}, max {result['latency_max']:.1f}",
+        ]
+    )
+
+
+def run(sizes: list[int], work: Path, cache: Path, *, quick: bool = False) -> tuple[Table, dict]:
+    table, figures = Table(), {}
+    load_rows(sizes, cache, work, table, figures)
+    print("deltas ...", flush=True)
+    delta_rows(sizes, cache, work, table, figures)
+    from download import download_row
+
+    table.add(download_row(min(sizes), work))
+    table.add(_fixed_overhead(work))
     print("from Succeeded to the download ...", flush=True)
-    table.append(_notice_latency(work, [3, 8, 15, 20] if quick else [3, 7, 12, 18, 25, 33, 42, 52]))
-    print("  " + " | ".join(table[-1]), flush=True)
-    return table
+    table.add(_notice_latency(work, [3, 8, 15, 20] if quick else [3, 7, 12, 18, 25, 33, 42, 52]))
+    catalog_row(work, 5.0 if quick else 20.0, table, figures)
+    return table, figures
 
 
 def _notice_latency(work: Path, executing: list[float]) -> list[str]:
@@ -398,25 +360,36 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_measure":
         kind, args = sys.argv[2], sys.argv[3:]
         measure = {"ours": measure_ours, "baseline": measure_baseline, "floor": measure_floor}.get(kind)
-        measure = measure or {"lake": measure_lake}[kind]
+        if measure is None:
+            from lake_rows import measure_lake
+
+            measure = {"lake": measure_lake}[kind]
         print(json.dumps(measure(*args)))
         return
+    from package_cache import default_cache
+    from targets import targets
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
-    parser.add_argument("--quick", action="store_true", help="one 200k-row size, for a smoke run")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 20_000_000])
+    parser.add_argument("--quick", action="store_true", help="100k and 200k rows, a smoke run")
+    parser.add_argument("--cache", type=Path, default=default_cache(), help="where packages are kept")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
-    sizes = [200_000] if args.quick else sorted(args.sizes)
+    sizes = [100_000, 200_000] if args.quick else sorted(set(args.sizes))
     work = Path(tempfile.mkdtemp(prefix="d365-bench-"))
-    print(f"machine: {machine()}\nwork folder: {work}", flush=True)
+    print(f"machine: {machine()}\nwork folder: {work}\npackage cache: {args.cache}", flush=True)
+    started = time.perf_counter()
     try:
-        table = run(sizes, work, quick=args.quick)
+        table, figures = run(sizes, work, args.cache, quick=args.quick)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    header = ["path", "rows", "seconds", "rows/s", "peak MiB", "vs baseline", "vs floor"]
-    print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for line in table:
+    print(f"\nran {time.perf_counter() - started:.0f} s\n")
+    print("| " + " | ".join(HEADER) + " |\n|" + "---|" * len(HEADER))
+    for line in table.rows:
+        print("| " + " | ".join(line) + " |")
+    print("\n| target | measured | |\n|---|---|---|")
+    for line in targets(sizes, figures):
         print("| " + " | ".join(line) + " |")
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -22,7 +21,12 @@ from d365_assets.schema import COMPANY_COLUMN
 from d365_assets.settings import Settings
 from d365_assets.warehouse import Warehouse, WarehouseError
 
-__all__ = ["LAUNCHED_BY_TAG", "main"]
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, DagsterRun
+
+    from d365_assets.defs.runs import CodeLocation
+
+__all__ = ["LAUNCHED_BY_TAG", "main", "share_slots"]
 
 LAUNCHED_BY_TAG = "d365/launched_by"
 STEP_LOG = "d365-assets-demo.log"
@@ -48,16 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
-    """Run the main job once per company (shared entities in the first run); returns the failed companies.
+    """Run the main job once per company, all at once (shared entities in the first run); returns the
+    failed companies.
 
     Each run is an ordinary run of the ``d365_assets`` code location (:mod:`d365_assets.defs.runs`),
-    executed here with its entity steps in parallel. It carries this process as its owner, so a later
-    start can tell a run whose process was killed, mark it failed and free its pool slots (see
-    :mod:`d365_assets.defs.instance`).
+    executed with its entity steps in parallel. The runs execute together, each in a child process
+    that dies with this one, so the ``d365_export`` pool (not the order of the runs) decides which
+    exports wait: one run's last steps do not hold back the next run's first. Each run carries this
+    process as its owner, so a later start can tell a run whose process was killed, mark it failed
+    and free its pool slots (see :mod:`d365_assets.defs.instance`). The runs' own output goes to
+    ``logs/d365-assets-demo.log`` in ``DAGSTER_HOME``.
     """
-    from d365_assets.defs.automation import MAIN_JOB
     from d365_assets.defs.instance import InstanceSetupError, open_instance, owner_tags
-    from d365_assets.defs.runs import code_location, create_run, execute, partitioned_assets
+    from d365_assets.defs.runs import code_location, outcome, start_in_child
 
     try:
         instance, abandoned = open_instance()
@@ -71,49 +78,78 @@ def run_main_job(settings: Settings, catalog: Catalog) -> list[str]:
     failed = []
     step_log = Path(instance.root_directory) / "logs" / STEP_LOG
     with instance, code_location(instance) as location:
-        # After the first company's run (every asset), the others refresh the partitioned assets only.
-        partitioned = partitioned_assets(location, MAIN_JOB)
-        for index, company in enumerate(catalog.companies):
-            started = time.perf_counter()
-            run = create_run(
-                instance,
-                location,
-                job_name=MAIN_JOB,
-                partition_key=company,
-                asset_selection=None if index == 0 else partitioned,
-                tags=tags,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        runs = _company_runs(instance, location, catalog, tags=tags)
+        started = time.perf_counter()
+        step_log.parent.mkdir(parents=True, exist_ok=True)
+        children = [start_in_child(run, output=step_log) for run in runs]
+        for company, run, child in zip(catalog.companies, runs, children, strict=True):
+            child.wait()
+            ended = outcome(instance, run.run_id)
+            status = "succeeded" if ended.success else "FAILED"
+            print(
+                f"  run {run.run_id[:8]} for {company}: {status} after {time.perf_counter() - started:.1f} s"
             )
-            with _stderr_into(step_log):
-                outcome = execute(instance, run)
-            status = "succeeded" if outcome.success else "FAILED"
-            print(f"  run {run.run_id[:8]} for {company}: {status} in {time.perf_counter() - started:.1f} s")
-            if not outcome.success:
+            if not ended.success:
                 failed.append(company)
-                for step, message in outcome.step_failures:
+                for step, message in ended.step_failures:
                     print(f"    {step}: {message}")
     if failed:
         print(f"  Run logs: the UI (make dev, then Runs); the step processes' own output: {step_log}")
     return failed
 
 
-@contextmanager
-def _stderr_into(path: Path) -> Iterator[None]:
-    """Send standard error (this process's, and that of the step processes it starts) to ``path``.
+def _company_runs(
+    instance: DagsterInstance, location: CodeLocation, catalog: Catalog, *, tags: dict[str, str]
+) -> list[DagsterRun]:
+    """One NOT_STARTED run of the main job per company, each with its share of the export slots.
 
-    Each step process announces itself on standard error; the terminal shows the summary instead.
+    The first company's run refreshes every asset; the others the partitioned assets only.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with path.open("ab") as log:
-            os.dup2(log.fileno(), 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+    from d365_assets.defs.automation import MAIN_JOB
+    from d365_assets.defs.runs import create_run, partitioned_assets
+
+    partitioned = partitioned_assets(location, MAIN_JOB)
+    exports = [len(catalog.entities)] + [len(partitioned)] * (len(catalog.companies) - 1)
+    slots = share_slots(exports, slots=_export_slots(instance))
+    return [
+        create_run(
+            instance,
+            location,
+            job_name=MAIN_JOB,
+            partition_key=company,
+            asset_selection=None if index == 0 else partitioned,
+            tags=tags,
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                "execution": {"config": {"max_concurrent": slots[index]}},
+            },
+        )
+        for index, company in enumerate(catalog.companies)
+    ]
+
+
+def share_slots(exports: Sequence[int], *, slots: int) -> list[int]:
+    """How many steps each of runs executing at once may run, so that together they use ``slots``.
+
+    Every run gets one; each further slot goes to the run whose exports would otherwise take the
+    most rounds. Runs that share a pool would otherwise wait on it, and Dagster re-checks a step
+    blocked on a pool with a backoff of up to 15 s: a freed slot could stay idle that long.
+    """
+    shares = [1] * len(exports)
+    for _ in range(max(slots - len(exports), 0)):
+        rounds = [-(-count // share) for count, share in zip(exports, shares, strict=True)]
+        shares[rounds.index(max(rounds))] += 1
+    return shares
+
+
+def _export_slots(instance: DagsterInstance) -> int:
+    """The slots of the export pool: its limit in the instance, else the steps a run runs at once."""
+    from d365_assets.defs.assets import EXPORT_POOL
+    from d365_assets.defs.location import MAX_CONCURRENT_STEPS
+
+    pools = instance.get_concurrency_config().pool_config
+    limit = instance.event_log_storage.get_concurrency_info(EXPORT_POOL).slot_count
+    return limit or pools.default_pool_limit or MAX_CONCURRENT_STEPS
 
 
 def print_summary(settings: Settings, catalog: Catalog) -> None:

@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from d365_assets.cli import share_slots
 from d365_assets.defs.automation import MAIN_JOB
 from d365_assets.defs.runs import (
     DEFINITIONS_ATTRIBUTE,
@@ -57,3 +58,32 @@ def test_an_unknown_company_is_refused_before_a_run_exists() -> None:
         with pytest.raises(ValueError, match=r"'XXXX' is not a partition of d365_refresh_all .*USMF"):
             create_run(instance, location, job_name=MAIN_JOB, partition_key="XXXX")
         assert instance.get_runs() == []
+
+
+@pytest.mark.parametrize(
+    ("exports", "slots", "shares"),
+    [
+        ([9, 8], 4, [2, 2]),  # the shipped catalog: 5 and 4 rounds, as one pool of 4 would take
+        ([9, 8, 8], 4, [2, 1, 1]),
+        ([9], 4, [4]),
+        ([3, 9], 6, [2, 4]),
+        ([9, 8, 8, 8, 8], 4, [1, 1, 1, 1, 1]),  # more runs than slots: the pool bounds them
+    ],
+)
+def test_runs_executing_at_once_share_the_export_slots(
+    exports: list[int], slots: int, shares: list[int]
+) -> None:
+    assert share_slots(exports, slots=slots) == shares
+
+
+def test_a_run_may_lower_the_steps_it_executes_at_once() -> None:
+    """The executor takes ``max_concurrent`` from the run's config (the demo's share of the pool)."""
+    with dg.instance_for_test() as instance, code_location(instance) as location:
+        config = {"execution": {"config": {"max_concurrent": 2}}}
+        run = create_run(instance, location, job_name=MAIN_JOB, partition_key="USMF", run_config=config)
+        assert run.run_config == config
+        with pytest.raises(dg.DagsterInvalidConfigError):
+            create_run(
+                instance, location, job_name=MAIN_JOB, partition_key="USMF",
+                run_config={"execution": {"config": {"max_concurrent": "two"}}},
+            )  # fmt: skip

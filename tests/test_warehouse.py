@@ -73,6 +73,43 @@ def test_full_load_replaces_only_that_company(warehouse: Warehouse) -> None:
     assert ("AMOUNT", "DECIMAL(32,6)") in result.columns
 
 
+def numbered(keys: range, amount: int) -> pl.DataFrame:
+    """One row per key (zero-padded), all with ``amount``."""
+    key = pl.Series("ACCOUNT", keys, pl.Int64)
+    return pl.DataFrame(
+        {
+            "ACCOUNT": key.cast(pl.String).str.zfill(7),
+            "AMOUNT": pl.Series("AMOUNT", [amount] * len(keys)).cast(pl.Decimal(32, 6)),
+            "ACTIVE": pl.Series("ACTIVE", [True] * len(keys), pl.Boolean),
+        }
+    )
+
+
+def test_a_delta_scattered_over_many_row_groups_replaces_exactly_its_rows(warehouse: Warehouse) -> None:
+    """Updates spread over a table larger than DuckDB's row groups (122,880 rows): the DELETE's own count
+    is the updated rows, and the other company's rows with the same keys stay as they were."""
+    size = 300_000
+    load(warehouse, [], batches=[numbered(range(size), 1)], execution_id="u1")
+    load(warehouse, [], company="DEMF", batches=[numbered(range(size), 2)], execution_id="d1")
+    changed = range(0, size + 700, 7)  # every 7th key, and 100 new ones past the end
+    result = load(warehouse, [], mode="delta", batches=[numbered(changed, 3)], execution_id="u2")
+    new = sum(1 for k in changed if k >= size)
+    assert (result.rows_read, result.rows_inserted, result.rows_updated, result.rows_deleted) == (
+        len(changed), new, len(changed) - new, 0,
+    )  # fmt: skip
+    assert (result.company_rows, result.table_rows) == (size + new, 2 * size + new)
+    with warehouse.connect(read_only=True) as con:
+        sums = con.execute(
+            "SELECT DATAAREAID, _execution_id, count(*), sum(AMOUNT) FROM d365.accounts "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    assert sums == [
+        ("DEMF", "d1", size, Decimal(2 * size)),
+        ("USMF", "u1", size - (len(changed) - new), Decimal(size - (len(changed) - new))),
+        ("USMF", "u2", len(changed), Decimal(3 * len(changed))),
+    ]
+
+
 def test_delta_upserts_on_company_and_key(warehouse: Warehouse) -> None:
     load(warehouse, [("001", "1", True), ("002", "2", True)], execution_id="u1")
     load(warehouse, [("002", "5", True)], company="DEMF", execution_id="d1")

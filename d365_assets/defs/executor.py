@@ -19,10 +19,16 @@ STEP_PRELOAD = ("d365_assets.defs.step_forkserver", "d365_assets.definitions")
 
 
 def step_executor(*, max_concurrent: int) -> dg.ExecutorDefinition:
-    """The multiprocess executor: ``max_concurrent`` steps at once, forked by a preloaded forkserver."""
-    return dg.multiprocess_executor.configured(
-        {
-            "max_concurrent": max_concurrent,
+    """The multiprocess executor: ``max_concurrent`` steps at once (a run's config may lower or raise
+    it: ``execution: {config: {max_concurrent: N}}``), forked by a preloaded forkserver."""
+
+    def with_forkserver(config: dict) -> dict:
+        return {
+            "max_concurrent": config["max_concurrent"],
             "start_method": {"forkserver": {"preload_modules": list(STEP_PRELOAD)}},
         }
+
+    return dg.multiprocess_executor.configured(
+        with_forkserver,
+        config_schema={"max_concurrent": dg.Field(int, default_value=max_concurrent, is_required=False)},
     )

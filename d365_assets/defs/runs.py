@@ -18,12 +18,16 @@ so this module is the one place that uses those internal APIs.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import subprocess
 import sys
 import warnings
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.definitions.selector import JobSubsetSelector
@@ -44,7 +48,9 @@ __all__ = [
     "code_location",
     "create_run",
     "execute",
+    "outcome",
     "partitioned_assets",
+    "start_in_child",
 ]
 
 LOCATION_NAME = "d365_assets"
@@ -53,6 +59,7 @@ REPOSITORY_NAME = "__repository__"
 """The repository Dagster makes of a ``Definitions`` object."""
 DEFINITIONS_MODULE = "d365_assets.definitions"
 DEFINITIONS_ATTRIBUTE = "defs"
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -155,10 +162,35 @@ def execute(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunOutcome:
     if run.job_code_origin is None:
         raise ValueError(f"run {run.run_id} has no code origin: create it with create_run")
     execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
-    ended = instance.get_run_by_id(run.run_id) or run
-    failures = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+    return outcome(instance, run.run_id)
+
+
+def start_in_child(run: dg.DagsterRun, *, output: Path) -> subprocess.Popen[bytes]:
+    """Start executing a NOT_STARTED run in a child process that dies with this one (on Linux).
+
+    Runs execute in their own processes, as the run launcher starts them: Dagster sets up logging per
+    run, which is not safe for two runs in one process. The instance is ``DAGSTER_HOME``'s; the
+    child's output (and its steps') is appended to ``output``.
+    """
+    if run.job_code_origin is None:
+        raise ValueError(f"run {run.run_id} has no code origin: create it with create_run")
+    with output.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", __name__, run.run_id],
+            stdout=log,
+            stderr=log,
+            preexec_fn=_die_with_parent,  # only prctl, before exec
+        )
+
+
+def outcome(instance: dg.DagsterInstance, run_id: str) -> RunOutcome:
+    """How run ``run_id`` ended: its status and the error message of each failed step."""
+    ended = instance.get_run_by_id(run_id)
+    if ended is None:
+        raise ValueError(f"run {run_id} is not in the instance")
+    failures = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
     return RunOutcome(
-        run_id=run.run_id,
+        run_id=run_id,
         status=ended.status,
         step_failures=tuple(
             (event.step_key or "", event.dagster_event.step_failure_data.error.message.strip())
@@ -168,3 +200,22 @@ def execute(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunOutcome:
             and event.dagster_event.step_failure_data.error
         ),
     )
+
+
+def _die_with_parent() -> None:
+    """In a child before exec: be SIGKILLed when the parent ends (Linux; elsewhere nothing)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _main(run_id: str) -> int:
+    """Execute run ``run_id`` of the instance at ``DAGSTER_HOME`` (the child of :func:`start_in_child`)."""
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_run_by_id(run_id)
+        if run is None:
+            raise SystemExit(f"run {run_id} is not in the instance at DAGSTER_HOME")
+        return 0 if execute(instance, run).success else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1]))

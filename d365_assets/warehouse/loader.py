@@ -34,8 +34,13 @@ class Warehouse:
         schema: the database schema the entity tables live in.
         lock_timeout: seconds a load waits for another writer (or a reader holding the file) before
             it fails with :class:`WarehouseLockedError`.
-        load_memory_limit: DuckDB's memory limit while a load into a database file runs (it spills
-            to disk beyond it), so a load's memory does not grow with the package; None: DuckDB's.
+        load_memory_limit: DuckDB's memory limit while a delta load into a database file runs (it
+            spills to disk beyond it), so a load's memory does not grow with the package; None: DuckDB's.
+            A delta's DELETE keeps what it marks deleted in memory (scattered over the table, it
+            needs more than a full load).
+        full_load_memory_limit: the same for a full load, which writes its rows to the file as they
+            come, so a small cache is enough: at 100MB a 20M-row load peaks within 10% of a 1M-row
+            one (bench/ingest.py).
     """
 
     def __init__(
@@ -45,10 +50,12 @@ class Warehouse:
         schema: str = "d365",
         lock_timeout: float = 300.0,
         load_memory_limit: str | None = "500MB",
+        full_load_memory_limit: str | None = "100MB",
     ) -> None:
         self._database = Database(str(database), lock_timeout=lock_timeout)
         self._ledger = Ledger(schema)
         self.load_memory_limit = load_memory_limit
+        self.full_load_memory_limit = full_load_memory_limit
 
     @property
     def database(self) -> str:
@@ -116,7 +123,7 @@ class Warehouse:
         self._ledger.create(con)
         if self._ledger.has(con, request.execution_id):
             return self._result(table, applied=False)
-        with self._tuned(con), _transaction(con, clean_up=table.drop_scratch):
+        with self._tuned(con, request.mode), _transaction(con, clean_up=table.drop_scratch):
             added = table.ensure()
             counts = table.replace() if request.mode is RefreshMode.FULL else table.upsert()
             self._ledger.record(
@@ -127,12 +134,13 @@ class Warehouse:
         )
 
     @contextmanager
-    def _tuned(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    def _tuned(self, con: duckdb.DuckDBPyConnection, mode: RefreshMode) -> Iterator[None]:
         """Settings for a bulk load: rows in any order (parallel inserts), bounded memory; reset after."""
-        bounded = bool(self.load_memory_limit) and self._database.is_local
+        limit = self.full_load_memory_limit if mode is RefreshMode.FULL else self.load_memory_limit
+        bounded = bool(limit) and self._database.is_local
         con.execute("SET preserve_insertion_order = false")
         if bounded:
-            con.execute("SET memory_limit = ?", [self.load_memory_limit])
+            con.execute("SET memory_limit = ?", [limit])
         try:
             yield
         finally:

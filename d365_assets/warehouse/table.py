@@ -129,10 +129,8 @@ class EntityTable:
         what = f"the delta for {self._description}"
         check_keys(self.con, rows=f"{_STAGE} WHERE TRUE", natural_key=natural_key, what=what)
         staged_key = f"EXISTS (SELECT 1 FROM {_STAGE} s WHERE {key_match(natural_key)})"
-        matched = scalar(
-            self.con, f"SELECT count(*) FROM {self._rows_in_scope} AND {staged_key}", self._params
-        )
-        self.con.execute(f"DELETE FROM {self._rows_in_scope} AND {staged_key}", self._params)
+        # One pass over the company's rows: DELETE answers how many rows it removed (the updated ones).
+        matched = scalar(self.con, f"DELETE FROM {self._rows_in_scope} AND {staged_key}", self._params)
         self.con.execute(self._insert_sql(_STAGE), self._stamp())
         return RowCounts(read=rows, inserted=rows - matched, updated=matched, deleted=0)
 

@@ -164,13 +164,17 @@ def run_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
 
 
 def assert_runs_cleared(setup: DemoSetup, kills: list[Kill], final_pid: int) -> None:
-    """Each killed demo's run failed with the reason; the last demo's runs never waited on a slot."""
+    """Each killed demo's unfinished runs failed, saying why; the final demo's never waited on a slot."""
     with dg.DagsterInstance.from_config(str(setup.home)) as instance:
         runs = instance.get_runs()
         unfinished = [(r.run_id, r.status) for r in runs if not r.is_finished]
         assert not unfinished, f"runs left unfinished: {unfinished}"
         failed = [r for r in runs if r.status is dg.DagsterRunStatus.FAILURE]
-        assert len(failed) == len(kills), [(r.run_id, r.tags.get(OWNER_PID_TAG)) for r in failed]
+        owners = [(r.run_id, r.tags.get(OWNER_PID_TAG)) for r in failed]
+        # A demo runs its companies' runs at once: a kill fails each of them that had not ended.
+        assert len({owner for _, owner in owners}) == len(kills), owners
+        assert len(kills) <= len(failed) <= 2 * len(kills), owners
+        assert str(final_pid) not in {owner for _, owner in owners}, owners
         for run in failed:
             messages = run_messages(instance, run.run_id)
             assert any("killed or crashed" in m for m in messages), messages[-3:]

@@ -1,0 +1,57 @@
+"""Benchmark part (issue 14): the package into a Delta table, in a local folder and on Azurite."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+GL = "GeneralJournalAccountEntries"
+
+
+def measure_lake(package: str, uri: str, azurite_url: str = "", mode: str = "full") -> dict:
+    """``ours`` into a Delta table at ``uri`` (a folder, or ``az://`` on Azurite at ``azurite_url``)."""
+    from d365_assets.catalog import load_catalog
+    from d365_assets.lake import DeltaLake, LakeConfig
+    from d365_assets.loading import LoadRequest
+    from d365_assets.package import DataPackage
+    from tests.support.azurite import ACCOUNT, ACCOUNT_KEY
+
+    entity = load_catalog().entity(GL)
+    azure = {"account_name": ACCOUNT, "account_key": ACCOUNT_KEY, "azurite_url": azurite_url}
+    lake = DeltaLake(LakeConfig(uri, **(azure if azurite_url else {})))
+    started = time.perf_counter()
+    with DataPackage.open(Path(package)) as data:
+        result = lake.load(
+            LoadRequest(
+                entity=entity.name,
+                table=entity.table_name,
+                schema=entity.schema,
+                batches=data.iter_entity_batches(entity.label, schema=entity.schema),
+                company="USMF",
+                mode=mode,
+                natural_key=entity.natural_key,
+                execution_id=f"bench-{time.time_ns()}",
+            )
+        )
+    from ingest import _peak_mib
+
+    return {"seconds": time.perf_counter() - started, "rows": result.rows_read, "peak_mib": _peak_mib()}
+
+
+def lake_rows(table, child, package: Path, work: Path, ours: dict) -> dict:
+    """The CSV package into a Delta table in a folder and on Azurite (HTTPS), each against ``ours``;
+    returns the folder's figures (its table, ``work / "lake"``, takes the delta later)."""
+    local = child("lake", str(package), str(work / "lake"))
+    table.measured("CSV -> Delta, local folder (vs ours)", ours["rows"], local, ours)
+    from tests.support.azurite import azurite_missing, running_azurite, trust_bundle
+
+    if azurite_missing():
+        print(f"  (no Azurite row: {azurite_missing()})", flush=True)
+        return local
+    with running_azurite(work / "azurite") as azurite:
+        os.environ["SSL_CERT_FILE"] = str(trust_bundle(azurite.ca, work / "azurite"))
+        container = azurite.new_container()
+        figures = child("lake", str(package), f"az://{container}/d365", azurite.url)
+        table.measured("CSV -> Delta, Azurite https (vs ours)", ours["rows"], figures, ours)
+    return local
