@@ -135,8 +135,9 @@ class D365Client:
     def wait_for_execution(self, execution_id: str) -> ExecutionStatus:
         """Poll until the execution is final; returns ``Succeeded`` or ``PartiallySucceeded``.
 
-        Backs off exponentially with jitter from ``poll_interval`` to ``max_poll_interval`` (10 s by
-        default: a finished export is noticed within it). F&O not knowing a young execution (a 400 to
+        Each pause is a tenth of the time waited so far, between ``poll_interval`` and
+        ``max_poll_interval`` (10 s by default), so a finished export is noticed within a tenth of its
+        own time. F&O not knowing a young execution (a 400 to
         the status action, whatever its words) is tolerated for ``not_found_grace`` seconds. Raises
         :class:`ExportFailedError` for ``Failed``/``Canceled``/``Unknown`` and
         :class:`ExportTimeoutError` after ``poll_timeout`` seconds.

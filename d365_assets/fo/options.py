@@ -45,10 +45,11 @@ class HttpOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class PollOptions:
-    """How the client waits for an export: capped exponential backoff with jitter, all bounded."""
+    """How the client waits for an export: pauses that grow with the wait, capped, jittered, all bounded."""
 
     interval: float = 2.0
-    """Seconds before the second status poll; doubles up to ``max_interval``."""
+    """The shortest pause between two polls; later pauses are a tenth of the time waited so far, up to
+    ``max_interval``, so an export is noticed within a tenth of its own time."""
     max_interval: float = 10.0
     """The longest pause between two polls, jitter included (never below ``interval``): a finished
     export is noticed within it. F&O's service protection documentation lists DMF as exempt (and a

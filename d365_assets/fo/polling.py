@@ -1,9 +1,11 @@
 """Waiting for an export: poll its status until final, then its package URL until published.
 
-Polls back off exponentially with jitter from ``PollOptions.interval`` to ``max_interval`` (never a
-longer pause, jitter included, so a finished export is noticed within ``max_interval``); every wait is
-bounded (``timeout``, ``not_found_grace``, ``url_timeout``) and ends in an error that says where to
-look in F&O.
+Polls back off in proportion to the time already waited: each pause is a tenth of it (``LATE_SHARE``),
+never shorter than ``PollOptions.interval`` and never longer than ``max_interval``, jitter included.
+So a finished export is noticed within a tenth of its own time (or ``interval``; at most
+``max_interval``): a short export is not kept waiting by a doubled pause, and a long one is polled
+every ``max_interval`` at most. Every wait is bounded (``timeout``, ``not_found_grace``,
+``url_timeout``) and ends in an error that says where to look in F&O.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from .errors import ExecutionNotFoundError, ExportTimeoutError
 from .models import ExecutionStatus
 from .options import PollOptions
 
-__all__ = ["Poller"]
+__all__ = ["LATE_SHARE", "Poller"]
+
+LATE_SHARE = 0.1
+"""A pause between two polls is this share of the time waited so far (within interval and cap)."""
 
 
 class Poller:
@@ -78,21 +83,24 @@ class Poller:
         )
 
     def schedule(self, deadline: float, *, first_delay: float | None = None) -> Iterator[int]:
-        """Yield poll numbers until ``deadline``, sleeping with capped exponential backoff + jitter.
+        """Yield poll numbers until ``deadline``, pausing a tenth of the time waited so far, with jitter.
 
-        No pause is longer than ``max_interval`` (or ``interval``, if larger), jitter included.
+        A pause is never shorter than ``first_delay`` (default ``interval``), nor longer than
+        ``max_interval`` (or ``interval``, if larger), jitter included.
         """
-        delay = self.options.interval if first_delay is None else first_delay
+        floor = self.options.interval if first_delay is None else first_delay
         cap = max(self.options.max_interval, self.options.interval)
+        started = self._clock()
         attempt = 0
         while True:
             attempt += 1
             yield attempt
-            remaining = deadline - self._clock()
+            now = self._clock()
+            remaining = deadline - now
             if remaining <= 0:
                 return
-            self._sleep(min(remaining, cap, delay * random.uniform(0.8, 1.2)))
-            delay = min(delay * 2, cap)
+            pause = min(max(floor, (now - started) * LATE_SHARE), cap)
+            self._sleep(min(remaining, cap, pause * random.uniform(0.8, 1.2)))
 
     def _still_missing(self, execution_id: str, exc: ExecutionNotFoundError, *, since: float | None) -> float:
         """When F&O first said it does not know the execution; raises once that is past the grace."""

@@ -74,13 +74,17 @@ def test_execution_ids_are_unique(clock: FakeClock) -> None:
     assert len(ids) == 20
 
 
-def test_polling_backs_off_with_a_cap(clock: FakeClock) -> None:
-    fake = FakeFinOps(statuses=["NotRun"] * 8 + ["Succeeded"])
-    with fake.client(clock, poll_interval=2.0, max_poll_interval=10.0) as client:
+def test_polling_pauses_grow_with_the_wait_up_to_the_cap(clock: FakeClock) -> None:
+    fake = FakeFinOps(statuses=["NotRun"] * 50 + ["Succeeded"])  # about 6 minutes
+    with fake.client(clock, poll_interval=2.0, max_poll_interval=10.0, poll_timeout=3600.0) as client:
         assert client.wait_for_execution("X") is ExecutionStatus.SUCCEEDED
-    assert clock.sleeps[0] <= 2.0 * 1.2
-    assert clock.sleeps[3] > clock.sleeps[0]
-    assert max(clock.sleeps) <= 10.0 * 1.2
+    waited = [sum(clock.sleeps[:index]) for index in range(len(clock.sleeps))]
+    for before, pause in zip(waited, clock.sleeps, strict=True):
+        # a finished export is noticed within a tenth of the time waited (or 2 s), jitter included
+        assert pause <= max(2.0, before * 0.1) * 1.2 + 1e-9
+        assert pause >= min(max(2.0, before * 0.1), 10.0) * 0.8 - 1e-9
+    assert max(clock.sleeps) <= 10.0  # the cap holds, jitter included
+    assert clock.sleeps[-1] > 2.0 * 1.2  # and long waits are polled less often than short ones
 
 
 def test_not_found_is_tolerated_within_the_grace(clock: FakeClock) -> None:
