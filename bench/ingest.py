@@ -59,15 +59,15 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_ours(package: str, database: str, mode: str = "full") -> dict:
+def load_gl_package(destination, package: str, mode: str):
+    """The GL package into ``destination`` (``Warehouse`` or ``DeltaLake``), as a materialization loads it."""
     from d365_assets.catalog import load_catalog
+    from d365_assets.loading import LoadRequest
     from d365_assets.package import DataPackage
-    from d365_assets.warehouse import LoadRequest, Warehouse
 
     entity = load_catalog().entity(GL)
-    started = time.perf_counter()
     with DataPackage.open(Path(package)) as data:
-        result = Warehouse(database).load(
+        return destination.load(
             LoadRequest(
                 entity=entity.name,
                 table=entity.table_name,
@@ -79,6 +79,13 @@ def measure_ours(package: str, database: str, mode: str = "full") -> dict:
                 execution_id=f"bench-{time.time_ns()}",
             )
         )
+
+
+def measure_ours(package: str, database: str, mode: str = "full") -> dict:
+    from d365_assets.warehouse import Warehouse
+
+    started = time.perf_counter()
+    result = load_gl_package(Warehouse(database), package, mode)
     return {
         "seconds": time.perf_counter() - started,
         "rows": result.rows_read,

@@ -6,36 +6,18 @@ import os
 import time
 from pathlib import Path
 
-GL = "GeneralJournalAccountEntries"
-
 
 def measure_lake(package: str, uri: str, azurite_url: str = "", mode: str = "full") -> dict:
     """``ours`` into a Delta table at ``uri`` (a folder, or ``az://`` on Azurite at ``azurite_url``)."""
-    from d365_assets.catalog import load_catalog
+    from ingest import _peak_mib, load_gl_package
+
     from d365_assets.lake import DeltaLake, LakeConfig
-    from d365_assets.loading import LoadRequest
-    from d365_assets.package import DataPackage
     from tests.support.azurite import ACCOUNT, ACCOUNT_KEY
 
-    entity = load_catalog().entity(GL)
     azure = {"account_name": ACCOUNT, "account_key": ACCOUNT_KEY, "azurite_url": azurite_url}
     lake = DeltaLake(LakeConfig(uri, **(azure if azurite_url else {})))
     started = time.perf_counter()
-    with DataPackage.open(Path(package)) as data:
-        result = lake.load(
-            LoadRequest(
-                entity=entity.name,
-                table=entity.table_name,
-                schema=entity.schema,
-                batches=data.iter_entity_batches(entity.label, schema=entity.schema),
-                company="USMF",
-                mode=mode,
-                natural_key=entity.natural_key,
-                execution_id=f"bench-{time.time_ns()}",
-            )
-        )
-    from ingest import _peak_mib
-
+    result = load_gl_package(lake, package, mode)
     return {"seconds": time.perf_counter() - started, "rows": result.rows_read, "peak_mib": _peak_mib()}
 
 

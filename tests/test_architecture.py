@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "d365_assets"
 LAYERS: dict[str, int] = {
     "errors": 0,
     "schema": 0,
+    "guids": 0,
     "loading": 1,
     "fo": 2,
     "package": 2,

@@ -6,13 +6,13 @@ a recurring job's messages do not say (one job exports one company).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Annotated, Protocol
 
 from pydantic import AfterValidator, StrictStr
 
 from d365_assets.catalog.problems import Refusal, refusal
+from d365_assets.guids import canonical_guid
 
 __all__ = [
     "ACTIVITY_REFUSAL",
@@ -22,20 +22,19 @@ __all__ = [
     "check_recurring_entry",
 ]
 
-_GUID = re.compile(r"\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?")
 _WHERE = "the ID column of Data management > Manage scheduled data jobs"
 
 
 def _guid(value: str) -> str:
     """An activity id as a GUID in lower case without braces."""
-    match = _GUID.fullmatch(value.strip())
-    if match is None or value.count("{") != value.count("}"):
+    guid = canonical_guid(value.strip())
+    if guid is None:
         raise refusal(
             f"recurring_activity_id {value!r} is not a GUID",
             f"copy the recurring data job's ID from {_WHERE}, "
             "e.g. recurring_activity_id: 6D31E09F-1A2B-4C3D-8E9F-0123456789AB",
         )
-    return match.group(1).lower()
+    return guid
 
 
 ActivityId = Annotated[StrictStr, AfterValidator(_guid)]

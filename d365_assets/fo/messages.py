@@ -9,10 +9,11 @@ are checked before they are put in a URL, a file name or the load ledger.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from d365_assets.guids import canonical_guid
 
 from .errors import ActivityIdError, RecurringMessageError
 
@@ -25,13 +26,12 @@ __all__ = [
     "parse_dequeue_response",
 ]
 
-_GUID = re.compile(r"\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?")
 _WHERE = "the ID column of Data management > Manage scheduled data jobs (the recurring data job's GUID)"
 
 
 def is_guid(value: object) -> bool:
-    """Whether ``value`` is a GUID, with or without braces."""
-    return isinstance(value, str) and _GUID.fullmatch(value) is not None
+    """Whether ``value`` is a GUID, with or without (paired) braces."""
+    return canonical_guid(value) is not None
 
 
 def activity_id_error(value: object) -> ActivityIdError:
@@ -42,10 +42,10 @@ def activity_id_error(value: object) -> ActivityIdError:
 
 def normalize_activity_id(value: object) -> str:
     """An activity id as a GUID without braces, in lower case; :class:`ActivityIdError` otherwise."""
-    match = _GUID.fullmatch(value) if isinstance(value, str) else None
-    if match is None or value.count("{") != value.count("}"):  # type: ignore[union-attr]
+    guid = canonical_guid(value)
+    if guid is None:
         raise activity_id_error(value)
-    return match.group(1).lower()
+    return guid
 
 
 class MessageStatus(StrEnum):
