@@ -55,5 +55,5 @@ def build_location(
     )
     if not lake_maintenance:
         return definitions
-    job, schedule = build_maintenance(catalog, running=schedules_running)
+    job, schedule = build_maintenance(catalog, translator=translator, running=schedules_running)
     return dg.Definitions.merge(definitions, dg.Definitions(jobs=[job], schedules=[schedule]))

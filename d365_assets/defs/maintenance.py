@@ -9,6 +9,7 @@ import dagster as dg
 
 from d365_assets.catalog import Catalog
 from d365_assets.defs.resources import WarehouseResource
+from d365_assets.defs.translator import DagsterD365Translator
 from d365_assets.lake import DeltaLake, maintain_table
 
 __all__ = ["MAINTENANCE_CRON", "MAINTENANCE_JOB", "build_maintenance"]
@@ -18,9 +19,12 @@ MAINTENANCE_CRON = "0 3 * * 0"
 """Sundays at 03:00 UTC, when refreshes are rare."""
 
 
-def build_maintenance(catalog: Catalog, *, running: bool) -> tuple[dg.JobDefinition, dg.ScheduleDefinition]:
-    """The maintenance job over ``catalog``'s tables, and its weekly schedule."""
-    tables = [entity.table_name for entity in catalog.entities]
+def build_maintenance(
+    catalog: Catalog, *, translator: DagsterD365Translator, running: bool
+) -> tuple[dg.JobDefinition, dg.ScheduleDefinition]:
+    """The maintenance job over ``catalog``'s tables (observed under ``translator``'s asset keys), and
+    its weekly schedule."""
+    keys = {entity.table_name: translator.get_asset_spec(entity).key for entity in catalog.entities}
 
     @dg.op(name="compact_and_vacuum", description="Compact, then vacuum, every entity's Delta table.")
     def _maintain(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> dg.Output[int]:
@@ -31,7 +35,7 @@ def build_maintenance(catalog: Catalog, *, running: bool) -> tuple[dg.JobDefinit
             )
         retention = warehouse.settings().lake_retention_hours
         vacuumed = 0
-        for table in tables:
+        for table, key in keys.items():
             result = maintain_table(destination.config, table, retention_hours=retention)
             if result is None:
                 context.log.info(f"{table}: no Delta table yet")
@@ -43,7 +47,7 @@ def build_maintenance(catalog: Catalog, *, running: bool) -> tuple[dg.JobDefinit
             )
             context.log_event(
                 dg.AssetObservation(
-                    asset_key=dg.AssetKey(["d365", table]),
+                    asset_key=key,
                     metadata={
                         "d365/table_uri": result.table_uri,
                         "d365/files_compacted": result.files_compacted,

@@ -86,4 +86,6 @@ def test_full_deltas_and_reconcile_into_delta_tables_on_azurite(
 
         maintenance = defs.resolve_job_def("d365_lake_maintenance").execute_in_process(instance=instance)
         assert maintenance.success
+        observed = {o.asset_key for o in maintenance.asset_observations_for_node("compact_and_vacuum")}
+        assert observed == {dg.AssetKey(["d365", entity.table_name]) for entity in catalog.entities}
         assert_lake_equals_source(settings, catalog, emulator, modes={RefreshMode.FULL, RefreshMode.DELTA})
