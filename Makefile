@@ -37,8 +37,10 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/d365-assets demo
 
+# Two workers: the tests that start processes or servers (marked e2e) run one after the other on one of
+# them (tests/conftest.py), the rest on the other; most of the suite waits on I/O, not the CPU.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Azurite, the Azure Storage emulator the Delta Lake tests start (tests/lake/; they skip without it).
 azurite: tests/azurite/node_modules/.bin/azurite-blob

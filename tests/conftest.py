@@ -20,3 +20,12 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``make test`` (pytest-xdist, ``-n 2 --dist loadgroup``): the tests that start servers,
+    ``dagster dev`` or other processes (marked e2e) run one after the other on one worker, beside the
+    rest on the other, so their timeouts never compete with each other for the two cores."""
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            item.add_marker(pytest.mark.xdist_group("processes"))
