@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from .store import connect_state, write_state
 
 __all__ = ["MessageQueue", "QueuedMessage"]
 
@@ -55,27 +56,13 @@ class MessageQueue:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_state(self.path)
 
     def initialise(self) -> None:
         """Create the tables (idempotent)."""
-        conn = sqlite3.connect(self.path, timeout=30.0)
-        try:
+        with connect_state(self.path) as conn:
             conn.executescript(_SCHEMA)
-        finally:
-            conn.close()
 
     def due_runs(self, activity_id: str, *, now: float, every: float, limit: int = 10) -> int:
         """How many scheduled exports of a job are due at ``now`` (and mark them taken)."""

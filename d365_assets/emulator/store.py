@@ -9,11 +9,11 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ExecutionExistsError", "ExecutionRecord", "Store"]
+__all__ = ["ExecutionExistsError", "ExecutionRecord", "Store", "connect_state", "write_state"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,31 +77,41 @@ class ExecutionRecord:
 _FIELDS = tuple(ExecutionRecord.__dataclass_fields__)
 
 
+@contextmanager
+def connect_state(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to ``state.sqlite`` (autocommit; closed after the block)."""
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous=NORMAL")
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def write_state(path: Path) -> Iterator[sqlite3.Connection]:
+    """One write transaction on ``state.sqlite`` (``BEGIN IMMEDIATE``; rolled back on any error)."""
+    with connect_state(path) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
 class Store:
     """Access to ``state.sqlite`` in the emulator's state directory."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            conn.execute("PRAGMA synchronous=NORMAL")
-            yield conn
-        finally:
-            conn.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect_state(self.path)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_state(self.path)
 
     def initialise(self) -> None:
         """Create the schema (idempotent; call under the init lock)."""
