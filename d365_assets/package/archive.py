@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from .errors import PackageError, PackageIntegrityError
+from .inflate import DAMAGED_DATA, can_inflate, open_deflated
 
 __all__ = ["ZipLimits", "open_archive", "open_entry"]
 
@@ -27,7 +28,7 @@ _ZIP_MAGIC = b"PK"
 # made unknown, an undecodable name), and in an entry (a bad header or CRC, bad deflate data, data
 # cut short, an unknown compression method).
 _DAMAGED_DIRECTORY = (zipfile.BadZipFile, NotImplementedError, EOFError, ValueError)
-_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+_DAMAGED = (zipfile.BadZipFile, zlib.error, DAMAGED_DATA, EOFError, NotImplementedError)
 _AGAIN = "the download is corrupt or truncated: download or export the package again"
 
 
@@ -70,13 +71,15 @@ def open_archive(path: str | Path, *, limits: ZipLimits | None = None) -> zipfil
 
 
 def open_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
-    """Entry ``info`` of ``archive`` as a stream inflated as it is read.
+    """Entry ``info`` of ``archive`` as a stream inflated as it is read (by ISA-L when deflated).
 
     Damaged bytes raise :class:`PackageIntegrityError` naming the package and the entry, from
     here or from any read of the stream (the CRC is checked when the last byte is read).
     """
     where = f"{Path(archive.filename or 'package').name}: entry {info.filename!r}"
     try:
+        if can_inflate(archive, info):
+            return _CheckedEntry(open_deflated(archive, info), where=where)
         return _CheckedEntry(archive.open(info), where=where)
     except _DAMAGED as exc:
         raise _damaged(where, exc) from None
