@@ -31,7 +31,9 @@ DEFAULT_BATCH_ROWS = 50_000
 """Rows per typed frame. A load holds a few frames at once (parsed, converted, inserted): at 50,000
 rows of a wide ledger entity that is about 100 MiB less at the peak than at 100,000, for the same
 speed (measured with bench/ingest.py)."""
-_BLOCK_SIZE = 4 << 20
+_BLOCK_SIZE = 1 << 20
+"""Bytes the CSV parser reads and parses at a time. The parser keeps several blocks in flight:
+at 4 MiB they took about 100 MiB more than at 1 MiB, and more the longer the file (bench/ingest.py)."""
 
 
 class DataPackage:
@@ -374,7 +376,9 @@ def _rebatch(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.
 
 def _frame(table: pa.Table, plan: ColumnPlan) -> pl.DataFrame:
     """The plan's file columns of ``table`` under their output names."""
-    frame = pl.from_arrow(table.select(list(plan.rename)).rename_columns(list(plan.rename.values())))
+    frame = pl.from_arrow(
+        table.select(list(plan.rename)).rename_columns(list(plan.rename.values())), rechunk=False
+    )
     assert isinstance(frame, pl.DataFrame)
     return frame
 

@@ -80,7 +80,7 @@ class _ArrowStream:
         try:
             batch = next(self._batches)
             _check_width(batch, self._schema)
-            table = batch.to_arrow()
+            table = batch.to_arrow(compat_level=pl.CompatLevel.newest())  # string views: no copy
         except StopIteration:
             return None
         except BaseException as exc:  # every failure is remembered: a short stream must never pass
