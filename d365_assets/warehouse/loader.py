@@ -19,6 +19,7 @@ from d365_assets.schema import RefreshMode
 from d365_assets.warehouse.connection import Database
 from d365_assets.warehouse.errors import LoadError, WarehouseError
 from d365_assets.warehouse.ledger import Ledger
+from d365_assets.warehouse.memory import DEFAULT_LOAD_MEMORY, LoadMemory, LoadPhase, set_load_memory
 from d365_assets.warehouse.request import LoadRequest, LoadResult, RowCounts, check_request
 from d365_assets.warehouse.sql import first_line, quietly
 from d365_assets.warehouse.table import EntityTable
@@ -34,13 +35,9 @@ class Warehouse:
         schema: the database schema the entity tables live in.
         lock_timeout: seconds a load waits for another writer (or a reader holding the file) before
             it fails with :class:`WarehouseLockedError`.
-        load_memory_limit: DuckDB's memory limit while a delta load into a database file runs (it
-            spills to disk beyond it), so a load's memory does not grow with the package; None: DuckDB's.
-            A delta's DELETE keeps what it marks deleted in memory (scattered over the table, it
-            needs more than a full load).
-        full_load_memory_limit: the same for a full load, which writes its rows to the file as they
-            come, so a small cache is enough: at 100MB a 20M-row load peaks within 10% of a 1M-row
-            one (bench/ingest.py).
+        load_memory: DuckDB's memory limits per thread while a load into a database file runs (it
+            spills to disk beyond them), so a load's memory does not grow with the package; None:
+            DuckDB's own limit. See :mod:`d365_assets.warehouse.memory`.
     """
 
     def __init__(
@@ -49,13 +46,11 @@ class Warehouse:
         *,
         schema: str = "d365",
         lock_timeout: float = 300.0,
-        load_memory_limit: str | None = "500MB",
-        full_load_memory_limit: str | None = "100MB",
+        load_memory: LoadMemory | None = DEFAULT_LOAD_MEMORY,
     ) -> None:
         self._database = Database(str(database), lock_timeout=lock_timeout)
         self._ledger = Ledger(schema)
-        self.load_memory_limit = load_memory_limit
-        self.full_load_memory_limit = full_load_memory_limit
+        self.load_memory = load_memory
 
     @property
     def database(self) -> str:
@@ -111,7 +106,9 @@ class Warehouse:
         qualified = f"{self.schema}.{request.table}"
         try:
             with self._database.writer() as con:
-                return self._apply(EntityTable(con, request, schema=self.schema))
+                return self._apply(
+                    EntityTable(con, request, schema=self.schema, before_checks=self._memory_for(con))
+                )
         except duckdb.Error as exc:  # the first error is the one reported, never a clean-up's
             raise self._duckdb_failure(exc, qualified) from exc
 
@@ -133,14 +130,21 @@ class Warehouse:
             table, applied=True, counts=counts, added=added, seconds=time.perf_counter() - clock
         )
 
+    def _memory_for(self, con: duckdb.DuckDBPyConnection) -> Callable[[], None]:
+        """What a full load runs before its checks: DuckDB's limit for them (when bounded)."""
+        memory = self.load_memory
+        if memory is None or not self._database.is_local:
+            return lambda: None
+        return lambda: set_load_memory(con, memory, LoadPhase.CHECK)
+
     @contextmanager
     def _tuned(self, con: duckdb.DuckDBPyConnection, mode: RefreshMode) -> Iterator[None]:
         """Settings for a bulk load: rows in any order (parallel inserts), bounded memory; reset after."""
-        limit = self.full_load_memory_limit if mode is RefreshMode.FULL else self.load_memory_limit
-        bounded = bool(limit) and self._database.is_local
+        bounded = self.load_memory is not None and self._database.is_local
         con.execute("SET preserve_insertion_order = false")
         if bounded:
-            con.execute("SET memory_limit = ?", [limit])
+            phase = LoadPhase.STREAM if mode is RefreshMode.FULL else LoadPhase.DELTA
+            set_load_memory(con, self.load_memory, phase)  # type: ignore[arg-type]
         try:
             yield
         finally:

@@ -8,6 +8,7 @@ row of the table is touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -40,9 +41,18 @@ class TableFacts:
 class EntityTable:
     """The table ``request`` is loaded into, ``<schema>.<request.table>``, on an open connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, request: LoadRequest, *, schema: str) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        request: LoadRequest,
+        *,
+        schema: str,
+        before_checks: Callable[[], None] = lambda: None,
+    ) -> None:
         self.con = con
         self.request = request
+        self._before_checks = before_checks
+        """Run once a full load's rows are in, before its guards (the loader's memory for them)."""
         self.qualified = f"{schema}.{request.table}"
         self._scope, self._params = company_scope(request.company)
 
@@ -109,6 +119,7 @@ class EntityTable:
             self.con, self._insert_sql(BATCH_VIEW), self._stamp(), prefetch(self.request.batches),
             self.request.schema,
         )  # fmt: skip
+        self._before_checks()
         what = self._description
         check_keys(
             self.con, rows=self._rows_in_scope, params=self._params, natural_key=natural_key, what=what
