@@ -55,6 +55,8 @@ class EntityTable:
         """Run once a full load's rows are in, before its guards (the loader's memory for them)."""
         self.qualified = f"{schema}.{request.table}"
         self._scope, self._params = company_scope(request.company)
+        self._rows_after: tuple[int, int] | None = None
+        """A delta's (company rows, table rows) once applied, derived inside its transaction."""
 
     @property
     def _rows_in_scope(self) -> str:
@@ -134,16 +136,24 @@ class EntityTable:
         return RowCounts(read=rows, inserted=rows - kept, updated=kept, deleted=before - kept)
 
     def upsert(self) -> RowCounts:
-        """Delta load: stage the (small) package, refuse NULL or repeated keys, replace matching rows."""
+        """Delta load: stage the (small) package, refuse NULL or repeated keys, replace matching rows.
+
+        The table's rows are counted before the DELETE touches it (DuckDB answers from its row groups'
+        metadata) and the counts after are derived: counting after would visit the version info of
+        every vector the delta's updates fell in, which grows with the table.
+        """
         rows = self._stage()
         natural_key = self.request.natural_key
         what = f"the delta for {self._description}"
         check_keys(self.con, rows=f"{_STAGE} WHERE TRUE", natural_key=natural_key, what=what)
+        company_rows, table_rows = self._count_rows()
         staged_key = f"EXISTS (SELECT 1 FROM {_STAGE} s WHERE {key_match(natural_key)})"
         # One pass over the company's rows: DELETE answers how many rows it removed (the updated ones).
         matched = scalar(self.con, f"DELETE FROM {self._rows_in_scope} AND {staged_key}", self._params)
         self.con.execute(self._insert_sql(_STAGE), self._stamp())
-        return RowCounts(read=rows, inserted=rows - matched, updated=matched, deleted=0)
+        inserted = rows - matched
+        self._rows_after = (company_rows + inserted, table_rows + inserted)
+        return RowCounts(read=rows, inserted=inserted, updated=matched, deleted=0)
 
     def drop_scratch(self) -> None:
         """Drop the temporary tables of a load (quietly: a failure here never hides the load's error)."""
@@ -163,12 +173,20 @@ class EntityTable:
                 self._params,
             )
         described = self.con.execute(f"DESCRIBE {self.qualified}").fetchall()
+        company_rows, table_rows = self._rows_after or self._count_rows()
         return TableFacts(
-            company_rows=scalar(self.con, f"SELECT count(*) FROM {self._rows_in_scope}", self._params),
-            table_rows=scalar(self.con, f"SELECT count(*) FROM {self.qualified}"),
+            company_rows=company_rows,
+            table_rows=table_rows,
             duplicate_keys=duplicates,
             columns=tuple((name, kind) for name, kind, *_ in described),
         )
+
+    def _count_rows(self) -> tuple[int, int]:
+        """The company's rows (every row when shared) and the table's rows, as this transaction sees them."""
+        company_rows = scalar(self.con, f"SELECT count(*) FROM {self._rows_in_scope}", self._params)
+        if self.request.company is None:
+            return company_rows, company_rows
+        return company_rows, scalar(self.con, f"SELECT count(*) FROM {self.qualified}")
 
     def _stage(self) -> int:
         """Stage the request's batches in a temporary table of its schema; returns their rows."""
