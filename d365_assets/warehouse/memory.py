@@ -38,7 +38,7 @@ class LoadPhase(Enum):
 class LoadMemory:
     """DuckDB's memory limit per thread, in MiB, for each :class:`LoadPhase`."""
 
-    stream_mib: int = 32
+    stream_mib: int = 50
     check_mib: int = 64
     delta_mib: int = 250
 
