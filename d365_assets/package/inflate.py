@@ -1,7 +1,7 @@
 """Inflating a deflated zip entry with ISA-L, about three times faster than :mod:`zlib`.
 
-Inflating an entity file is the one single-threaded step of a load: with :mod:`zlib` it takes a
-quarter of a core's time per row, with :mod:`isal.isal_zlib` (Intel's ISA-L) a third of that.
+Inflating an entity file is the one single-threaded step of a load: 0.6 s of a core per million
+GL rows with :mod:`zlib`, 0.2 s with :mod:`isal.isal_zlib` (Intel's ISA-L).
 :func:`open_deflated` reads the entry's compressed bytes straight from the package file and checks
 what :mod:`zipfile` checks: the local header's signature and name, no more bytes than the directory
 declares, and the size and CRC-32 once the data ends. A failed check raises

@@ -140,16 +140,15 @@ class Warehouse:
     @contextmanager
     def _tuned(self, con: duckdb.DuckDBPyConnection, mode: RefreshMode) -> Iterator[None]:
         """Settings for a bulk load: rows in any order (parallel inserts), bounded memory; reset after."""
-        bounded = self.load_memory is not None and self._database.is_local
+        memory = self.load_memory if self._database.is_local else None
         con.execute("SET preserve_insertion_order = false")
-        if bounded:
-            phase = LoadPhase.STREAM if mode is RefreshMode.FULL else LoadPhase.DELTA
-            set_load_memory(con, self.load_memory, phase)  # type: ignore[arg-type]
+        if memory is not None:
+            set_load_memory(con, memory, LoadPhase.STREAM if mode is RefreshMode.FULL else LoadPhase.DELTA)
         try:
             yield
         finally:
             quietly(con, "RESET preserve_insertion_order")
-            if bounded:
+            if memory is not None:
                 quietly(con, "RESET memory_limit")
 
     def _duckdb_failure(self, exc: duckdb.Error, qualified: str) -> WarehouseError:
