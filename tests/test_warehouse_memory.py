@@ -10,10 +10,10 @@ import pytest
 from d365_assets.warehouse.memory import LoadMemory, LoadPhase, set_load_memory
 
 
-def _limit_of(megabytes: int) -> str:
-    """DuckDB's own rendering of a ``<megabytes>MB`` limit."""
+def _limit_of(mebibytes: int) -> str:
+    """DuckDB's own rendering of a ``<mebibytes>MiB`` limit."""
     with duckdb.connect() as con:
-        con.execute(f"SET memory_limit = '{megabytes}MB'")
+        con.execute(f"SET memory_limit = '{mebibytes}MiB'")
         return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 

@@ -56,4 +56,4 @@ def set_load_memory(con: duckdb.DuckDBPyConnection, memory: LoadMemory, phase: L
     The caller resets it (``RESET memory_limit``) when the load ends.
     """
     threads = scalar(con, "SELECT current_setting('threads')::BIGINT")
-    con.execute(f"SET memory_limit = '{memory.per_thread(phase) * max(threads, 1)}MB'")
+    con.execute(f"SET memory_limit = '{memory.per_thread(phase) * max(threads, 1)}MiB'")
