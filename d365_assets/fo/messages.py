@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from d365_assets.guids import canonical_guid
 
 from .errors import ActivityIdError, RecurringMessageError
+from .models import ReportedStatus
 
 __all__ = [
     "DequeuedMessage",
@@ -48,7 +48,7 @@ def normalize_activity_id(value: object) -> str:
     return guid
 
 
-class MessageStatus(StrEnum):
+class MessageStatus(ReportedStatus):
     """``GetMessageStatus``'s answer, by the names F&O documents; anything else is ``UNKNOWN``."""
 
     ENQUEUED = "Enqueued"
@@ -61,11 +61,6 @@ class MessageStatus(StrEnum):
     PROCESSED_WITH_ERRORS = "ProcessedWithErrors"
     POST_PROCESSING_FAILED = "PostProcessingFailed"
     UNKNOWN = "Unknown"
-
-    @classmethod
-    def _missing_(cls, value: object) -> MessageStatus:
-        wanted = str(value).strip().lower()
-        return next((member for member in cls if member.value.lower() == wanted), cls.UNKNOWN)
 
 
 @dataclass(frozen=True)

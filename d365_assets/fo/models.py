@@ -6,10 +6,22 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-__all__ = ["DownloadedFile", "ExecutionStatus", "ExportedPackage"]
+__all__ = ["DownloadedFile", "ExecutionStatus", "ExportedPackage", "ReportedStatus"]
 
 
-class ExecutionStatus(StrEnum):
+class ReportedStatus(StrEnum):
+    """A status F&O reports by name: read case- and blank-insensitively; a name not listed is ``UNKNOWN``.
+
+    Subclasses list the documented names and must have an ``UNKNOWN`` member.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> ReportedStatus:
+        wanted = str(value).strip().lower()
+        return next((member for member in cls if member.value.lower() == wanted), cls["UNKNOWN"])
+
+
+class ExecutionStatus(ReportedStatus):
     """``DMFExecutionSummaryStatus``: the value of ``GetExecutionSummaryStatus``.
 
     Any string F&O returns that is not one of the seven documented values parses as ``UNKNOWN``.
@@ -22,11 +34,6 @@ class ExecutionStatus(StrEnum):
     PARTIALLY_SUCCEEDED = "PartiallySucceeded"
     FAILED = "Failed"
     CANCELED = "Canceled"
-
-    @classmethod
-    def _missing_(cls, value: object) -> ExecutionStatus:
-        wanted = str(value).strip().lower()
-        return next((member for member in cls if member.value.lower() == wanted), cls.UNKNOWN)
 
     @property
     def is_pending(self) -> bool:
