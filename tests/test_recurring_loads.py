@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from d365_assets.catalog import CatalogError
-from d365_assets.emulator import Emulator, Fault, RecurringJob
+from d365_assets.catalog import CatalogError, EntityConfig
+from d365_assets.emulator import Emulator, EmulatorConfig, Fault, RecurringJob
 from d365_assets.fo import PackageDownloadError
 from d365_assets.refresh import AckError, consume_message, ledger_id
 from d365_assets.schema import RefreshMode
@@ -253,12 +253,18 @@ def test_the_ledger_id_of_a_message_cannot_be_a_package_api_execution_id(emu: Em
 FULL_JOB = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 
-def test_a_full_entity_replaces_the_company_with_each_message(tmp_path: Path) -> None:
+def _full_job(*, delete_rate: float) -> tuple[EmulatorConfig, EntityConfig]:
+    """An emulator with a recurring job exporting CustomersV3 of DEMF in full, and its catalog entity."""
     jobs = (RecurringJob(FULL_JOB, "D365A-CustomersV3", "DEMF"),)
-    config = recurring_config(recurring_jobs=jobs, rows={"CustomersV3": 40}, delete_rate=0.1)
+    config = recurring_config(recurring_jobs=jobs, rows={"CustomersV3": 40}, delete_rate=delete_rate)
     entity = dataclasses.replace(
         catalog_entity("CustomersV3"), recurring_activity_id=FULL_JOB, recurring_company="DEMF"
     )
+    return config, entity
+
+
+def test_a_full_entity_replaces_the_company_with_each_message(tmp_path: Path) -> None:
+    config, entity = _full_job(delete_rate=0.1)
     folder = tmp_path / "warehouse"
     with Emulator(tmp_path / "emulator", config) as emu, client_for(emu) as client:
         emu.run_recurring_job(FULL_JOB)
@@ -301,11 +307,7 @@ def test_a_message_of_another_job_is_refused(emu: Emulator, tmp_path: Path) -> N
 
 
 def test_a_full_message_removing_most_rows_is_held_and_not_acknowledged(tmp_path: Path) -> None:
-    jobs = (RecurringJob(FULL_JOB, "D365A-CustomersV3", "DEMF"),)
-    config = recurring_config(recurring_jobs=jobs, rows={"CustomersV3": 40}, delete_rate=0.5)
-    entity = dataclasses.replace(
-        catalog_entity("CustomersV3"), recurring_activity_id=FULL_JOB, recurring_company="DEMF"
-    )
+    config, entity = _full_job(delete_rate=0.5)
     folder = tmp_path / "warehouse"
 
     def consume(client, **options):
