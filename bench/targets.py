@@ -21,8 +21,14 @@ def targets(sizes: list[int], figures: dict) -> list[list[str]]:
         check(f"{fmt}: peak RSS at {large:,} <= 1 GiB", f"{peak:,.0f} MiB", peak <= 1024)
         check(f"{fmt}: peak RSS at {large:,} <= 1.1x {small:,}", f"{peak_ratio:.2f}x", peak_ratio <= 1.1)
         for size in [s for s in sizes if s != small] or [small]:
-            ratio = figures["ours", fmt, size]["seconds"] / figures["baseline", fmt, size]["seconds"]
-            check(f"{fmt}: package -> table at {size:,} <= 0.75x baseline", f"{ratio:.2f}x", ratio <= 0.75)
+            baseline = figures["baseline", fmt, size]
+            ratio = figures["ours", fmt, size]["seconds"] / baseline["seconds"]
+            alone = baseline["read_csv_seconds"] / baseline["seconds"]
+            check(
+                f"{fmt}: package -> table at {size:,} <= 0.75x baseline",
+                f"{ratio:.2f}x (DuckDB's read_csv alone, on the extracted file: {alone:.2f}x)",
+                ratio <= 0.75,
+            )
     scaling = figures["delta10k", large]["seconds"] / figures["delta10k", small]["seconds"]
     check(f"10k delta into {large:,} <= 2x into {small:,}", f"{scaling:.2f}x", scaling <= 2.0)
     share = figures["delta1pct", large]["seconds"] / figures["ours", "CSV", large]["seconds"]
