@@ -13,6 +13,10 @@ exports. Nothing else names a spooled file.
 An export that must not be loaded (its package is damaged, or a held load is discarded) is set
 aside, never deleted; when it was a delta, the table is marked so that its next refresh is a full
 export (a reconcile), whatever happens in between.
+
+The slot also keeps when the export behind its last full load was requested: a recurring job's
+message dequeued before then holds nothing newer than that full load (see
+:func:`d365_assets.refresh.queue.load_message`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = ["PackageSpool", "SpoolError", "SpoolSlot", "SpooledExport"]
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 _SET_ASIDE = "set_aside"
 _RECONCILE = ".needs-reconcile"
+_LAST_FULL = ".last-full-requested"
 
 
 class SpoolError(D365AssetsError):
@@ -52,6 +57,9 @@ class SpooledExport:
     mode: RefreshMode
     path: Path
     """Where its package is (or will be) downloaded."""
+    requested_at: float | None = None
+    """When the export was requested (``time.time()``, just before ``ExportToPackage``); None when
+    unknown (noted by an earlier version)."""
 
     @property
     def downloaded(self) -> bool:
@@ -116,16 +124,28 @@ class SpoolSlot:
         self.table = table
         self.company = company
 
-    def note(self, *, execution_id: str, mode: RefreshMode) -> SpooledExport:
-        """Record an export F&O has just accepted, before waiting on it; its ``path`` is where to download."""
+    def note(
+        self, *, execution_id: str, mode: RefreshMode, requested_at: float | None = None
+    ) -> SpooledExport:
+        """Record an export F&O has just accepted, before waiting on it; its ``path`` is where to download.
+
+        ``requested_at``: when the export was requested (``time.time()`` before the call).
+        """
         if not is_safe_execution_id(execution_id):  # it names files here: never outside the folder
             raise SpoolError(
                 f"execution id {execution_id[:80]!r} cannot name a file safely, so it was not noted; the "
                 "F&O client refuses such ids before this point: please report it"
             )
-        export = SpooledExport(execution_id=execution_id, mode=mode, path=self.folder / f"{execution_id}.zip")
+        export = SpooledExport(
+            execution_id=execution_id,
+            mode=mode,
+            path=self.folder / f"{execution_id}.zip",
+            requested_at=requested_at,
+        )
         temporary = export.note.with_suffix(".json.tmp")
-        details = {"execution_id": execution_id, "mode": mode.value}
+        details: dict[str, object] = {"execution_id": execution_id, "mode": mode.value}
+        if requested_at is not None:
+            details["requested_at"] = requested_at
         temporary.write_text(json.dumps(details), encoding="utf-8")
         temporary.replace(export.note)
         return export
@@ -144,10 +164,14 @@ class SpoolSlot:
             details = json.loads(note.read_text(encoding="utf-8"))
             if details["execution_id"] != note.stem or not is_safe_execution_id(note.stem):
                 raise ValueError("the execution id does not name this note")
+            requested_at = details.get("requested_at")
+            if requested_at is not None and not isinstance(requested_at, int | float):
+                raise TypeError("requested_at is not a time")
             return SpooledExport(
                 execution_id=details["execution_id"],
                 mode=RefreshMode(details["mode"]),
                 path=note.with_suffix(".zip"),
+                requested_at=requested_at,
             )
         except (ValueError, KeyError, TypeError):
             raise SpoolError(
@@ -190,3 +214,26 @@ class SpoolSlot:
     def reconciled(self) -> None:
         """A full load committed: a lost delta is made good."""
         (self.folder / _RECONCILE).unlink(missing_ok=True)
+
+    def full_load_committed(self, *, requested_at: float | None) -> None:
+        """Keep when the export of a committed full load was requested (None: unknown, nothing kept),
+        as :attr:`last_full_requested_at`, unless a later one is kept already."""
+        if requested_at is None or requested_at <= (self.last_full_requested_at or 0.0):
+            return
+        temporary = self.folder / f"{_LAST_FULL}.tmp"
+        temporary.write_text(f"{requested_at!r}\n", encoding="utf-8")
+        temporary.replace(self.folder / _LAST_FULL)
+
+    @property
+    def last_full_requested_at(self) -> float | None:
+        """When the export of the latest full load committed here was requested (``time.time()``), or
+        None when no full load with a known request time has committed."""
+        marker = self.folder / _LAST_FULL
+        try:
+            return float(marker.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            raise SpoolError(
+                f"{marker} is not a readable time; delete it and run the entity's reconcile job"
+            ) from None

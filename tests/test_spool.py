@@ -248,3 +248,54 @@ def test_a_required_reconcile_holds_per_table_and_company(spool: PackageSpool) -
         assert usmf.reconcile_reason == "another delta was lost"
         assert demf.reconcile_reason is None
         assert shared.reconcile_reason is None
+
+
+# -- the last full load's request time ---------------------------------------------------------
+
+
+def test_a_noted_export_keeps_when_it_was_requested(spool: PackageSpool) -> None:
+    with slot_of(spool) as slot:
+        export = slot.note(
+            execution_id="D365A-Lines-0010", mode=RefreshMode.FULL, requested_at=1_700_000_000.25
+        )
+        assert json.loads(export.note.read_text(encoding="utf-8"))["requested_at"] == 1_700_000_000.25
+    with slot_of(spool) as later:
+        assert later.pending() == [export]
+        assert later.pending()[0].requested_at == 1_700_000_000.25
+
+
+def test_a_note_without_its_request_time_reads_as_unknown(spool: PackageSpool) -> None:
+    with slot_of(spool) as slot:
+        note = slot.folder / "D365A-Lines-0011.json"
+        note.write_text(json.dumps({"execution_id": "D365A-Lines-0011", "mode": "full"}), encoding="utf-8")
+        (pending,) = slot.pending()
+        assert pending.requested_at is None
+        note.write_text(
+            json.dumps({"execution_id": "D365A-Lines-0011", "mode": "full", "requested_at": "yesterday"}),
+            encoding="utf-8",
+        )
+        with pytest.raises(SpoolError, match="not a readable export note"):
+            slot.pending()
+
+
+def test_the_latest_full_load_request_is_kept_per_table_and_company(spool: PackageSpool) -> None:
+    with slot_of(spool) as slot:
+        assert slot.last_full_requested_at is None
+        slot.full_load_committed(requested_at=None)  # unknown: nothing kept
+        assert slot.last_full_requested_at is None
+        slot.full_load_committed(requested_at=200.5)
+        slot.full_load_committed(requested_at=100.0)  # an older full load replayed late
+        assert slot.last_full_requested_at == 200.5
+    with slot_of(spool) as later:
+        assert later.last_full_requested_at == 200.5
+        later.full_load_committed(requested_at=300.0)
+        assert later.last_full_requested_at == 300.0
+    with slot_of(spool, company="DEMF") as other:
+        assert other.last_full_requested_at is None
+
+
+def test_an_unreadable_full_load_request_time_is_refused(spool: PackageSpool) -> None:
+    with slot_of(spool) as slot:
+        (slot.folder / ".last-full-requested").write_text("not a time\n", encoding="utf-8")
+        with pytest.raises(SpoolError, match="is not a readable time; delete it"):
+            _ = slot.last_full_requested_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -64,6 +65,7 @@ class SlotRun:
         When F&O may have started a delta without telling (the call's answer was lost and F&O could
         not confirm it), its changes may never arrive: the next refresh reloads in full.
         """
+        requested_at = time.time()  # before the call: F&O reads the rows after this
         try:
             execution_id = self.client.export_to_package(
                 data_project=project_for(self.entity, mode),
@@ -73,7 +75,7 @@ class SlotRun:
             if exc.unanswered and mode is RefreshMode.DELTA:
                 self.slot.require_reconcile(reason=f"a delta export may have started unnoticed: {exc}")
             raise
-        return self.slot.note(execution_id=execution_id, mode=mode)
+        return self.slot.note(execution_id=execution_id, mode=mode, requested_at=requested_at)
 
     def take_partial(self, export: SpooledExport, package: ExportedPackage) -> SpooledExport:
         """The export to load: a PartiallySucceeded one lacks the rows F&O failed to export.
@@ -123,6 +125,7 @@ class SlotRun:
         self.slot.remove(export)
         if export.mode is RefreshMode.FULL:
             self.slot.reconciled()
+            self.slot.full_load_committed(requested_at=export.requested_at)
         return loaded
 
     def _finish_pending(self, pending: SpooledExport) -> LoadResult | None:
@@ -151,8 +154,10 @@ class SlotRun:
                 f"cause and run again, or discard that export (it is set aside; a delta entity is then "
                 f"reloaded in full)"
             ) from exc
-        if result.applied and pending.mode is RefreshMode.FULL:
-            self.slot.reconciled()
+        if pending.mode is RefreshMode.FULL:  # committed now, or before a crash kept its note
+            self.slot.full_load_committed(requested_at=pending.requested_at)
+            if result.applied:
+                self.slot.reconciled()
         logger.warning(
             "%s %s: loaded execution %s, left by an earlier refresh that did not finish",
             self.entity.name, self.who, pending.execution_id,
