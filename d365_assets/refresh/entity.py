@@ -16,6 +16,7 @@ from d365_assets.loading import Destination, LoadGuard, LoadResult
 from d365_assets.package import (
     ColumnDrift,
 )
+from d365_assets.refresh.queue import drain_queue
 from d365_assets.refresh.slot_run import SlotRun
 from d365_assets.schema import EntitySchema, RefreshMode
 from d365_assets.spool import PackageSpool
@@ -41,7 +42,8 @@ class RefreshOutcome:
     summary_url: str | None = None
     """F&O's execution summary page for this export, when F&O tells it."""
     replayed: tuple[LoadResult, ...] = ()
-    """Loads of packages that earlier refreshes downloaded but could not load, applied first."""
+    """Loads applied before this refresh's own: packages earlier refreshes left unloaded, and before a
+    full export of an entity read from a recurring job, the messages its queue held."""
     fo_row_count: int | str | None = None
     """After a full load: F&O's own count (OData ``$count``), or the error text when F&O did not tell."""
     drift: ColumnDrift = field(default_factory=ColumnDrift)
@@ -68,12 +70,12 @@ def refresh_entity(
     """Export ``entity`` for ``company`` (None for shared entities), then load it into ``warehouse`` (a
     :class:`~d365_assets.loading.Destination`: the DuckDB warehouse or the Delta lake).
 
-    ``mode`` FULL on a delta entity is a reconcile (through its ``reconcile_project``). DuckDB is
-    opened only for the load. Every export is noted in ``spool`` as soon as F&O accepts it; what an
-    earlier refresh left is loaded first (or set aside, with ``discard_held``). A delta that can no
-    longer be completed (history or package cleaned up, damaged, cut short, perhaps started
-    unnoticed, discarded) makes every refresh a reconcile until a full load commits. Loads are
-    checked whole before they commit; ``guard`` bounds what a full load may remove.
+    ``mode`` FULL on a delta entity is a reconcile (through its ``reconcile_project``). Each export is
+    noted in ``spool`` once F&O accepts it; what an earlier refresh left (and, before a full export,
+    a recurring job's queued messages) is loaded first, or set aside with ``discard_held``. A delta
+    that can no longer be completed (cleaned up, damaged, cut short, perhaps started unnoticed,
+    discarded) makes every refresh a reconcile until a full load commits. Loads are checked whole
+    before they commit; ``guard`` bounds what a full load may remove.
     """
     if entity.company_specific and company is None:
         raise ValueError(f"{entity.name} is company-specific: pass one of {list(entity.companies)}")
@@ -85,6 +87,7 @@ def refresh_entity(
         if slot.reconcile_reason and mode is RefreshMode.DELTA:
             run.warn(f"reloading in full: {slot.reconcile_reason}")
             mode = RefreshMode.FULL  # only a full export makes the table whole again
+        replayed += _queued_messages(run) if mode is RefreshMode.FULL else []
         export = run.start_export(mode)
         package = client.complete_export(execution_id=export.execution_id, destination=export.path)
         export = run.take_partial(export, package)
@@ -112,6 +115,19 @@ def refresh_entity(
         warnings=tuple(run.warnings),
         reconcile_reason=reconcile_reason,
     )
+
+
+def _queued_messages(run: SlotRun) -> list[LoadResult]:
+    """Before a full export of an entity read from a recurring job: the loads of its queued messages.
+
+    A message exported before the full export but loaded after it would bring back older values (and
+    rows deleted since), so the queue is emptied first; see :mod:`d365_assets.refresh.queue`.
+    """
+    entity = run.entity
+    activity = entity.recurring_activity_id
+    if activity is None or (entity.company_specific and run.company != entity.recurring_company):
+        return []
+    return drain_queue(run, str(activity))
 
 
 def schema_for(client: D365Client, entity: EntityConfig) -> EntitySchema:

@@ -11,37 +11,27 @@ a crash between the two is recognised in the ledger, not loaded again, just ackn
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from d365_assets.catalog import CatalogError, EntityConfig
-from d365_assets.errors import D365AssetsError
 from d365_assets.fo import (
     D365Client,
     D365Error,
     DequeuedMessage,
-    DownloadedFile,
     ExecutionStatus,
     ExportedPackage,
     MessageStatus,
-    RecurringMessageError,
-    is_guid,
 )
-from d365_assets.loading import Destination, LoadGuard, LoadRequest, LoadResult
+from d365_assets.loading import Destination, LoadGuard, LoadResult
 from d365_assets.refresh.entity import RefreshOutcome, fo_row_count, schema_for
+from d365_assets.refresh.queue import AckError, MessageLoad, acknowledge, ledger_id, load_message
 from d365_assets.refresh.slot_run import SlotRun
-from d365_assets.schema import EntitySchema, RefreshMode
-from d365_assets.spool import PackageSpool, SpooledExport
+from d365_assets.schema import RefreshMode
+from d365_assets.spool import PackageSpool
 
 __all__ = ["AckError", "MessageOutcome", "consume_message", "ledger_id"]
 
 logger = logging.getLogger(__name__)
-
-LEDGER_PREFIX = "recurring-"
-
-
-class AckError(D365AssetsError):
-    """The message's rows are committed, but F&O did not take its acknowledgement."""
 
 
 @dataclass(frozen=True)
@@ -54,16 +44,9 @@ class MessageOutcome:
     """The ledger held the message already (a re-delivery after a crash): acknowledged, not loaded."""
     message_status: str
     """``GetMessageStatus`` after the acknowledgement (``Unknown`` when F&O did not tell)."""
-
-
-def ledger_id(message: DequeuedMessage) -> str:
-    """The ledger's execution id of a message: ``recurring-<correlation id>``, checked to be a GUID."""
-    if not is_guid(message.correlation_id):
-        raise RecurringMessageError(
-            f"correlation id {message.correlation_id[:60]!r} is not a GUID, so it cannot key the load ledger "
-            "or name a file; nothing was loaded"
-        )
-    return LEDGER_PREFIX + message.correlation_id.lower()
+    superseded: bool = False
+    """A full load requested after the message was first dequeued holds its changes: acknowledged,
+    its rows not loaded (see :mod:`d365_assets.refresh.queue`)."""
 
 
 def consume_message(
@@ -74,13 +57,16 @@ def consume_message(
     warehouse: Destination,
     spool: PackageSpool,
     guard: LoadGuard | None = None,
+    first_dequeued_at: float | None = None,
     wait_for_other_refresh: float = 4 * 3600.0,
 ) -> MessageOutcome:
     """Load ``message`` into ``entity``'s table (full or delta per the entity), then acknowledge it.
 
     The package goes to the spool slot of the table and the job's company, is read and checked whole
     as a package API export is, and loads in one transaction keyed by :func:`ledger_id`. What earlier
-    package-API refreshes left in the slot is loaded first. A message without a file loads no rows.
+    package-API refreshes left in the slot is loaded first. A message without a file loads no rows;
+    nor does one first dequeued (``first_dequeued_at``, ``time.time()``; None: unknown) before the
+    export of the table's latest full load was requested, as that load holds its changes.
     The acknowledgement is sent only after the commit; when F&O refuses it, :class:`AckError`.
     """
     if message.activity_id != entity.recurring_activity_id:
@@ -89,67 +75,41 @@ def consume_message(
             f"{entity.name}'s recurring_activity_id is {entity.recurring_activity_id}; nothing was loaded"
         )
     company = entity.recurring_company if entity.company_specific else None
-    execution_id = ledger_id(message)
+    ledger_id(message)  # refuse a message that cannot key the ledger before waiting on anything
     schema = entity.schema or schema_for(client, entity)
     with spool.slot(entity.table_name, company, timeout=wait_for_other_refresh) as slot:
         run = SlotRun(entity, schema, company, client, warehouse, slot, guard or LoadGuard())
         replayed = run.replay_pending(discard=False)
-        export = SpooledExport(execution_id, entity.refresh, slot.folder / f"{execution_id}.zip")
-        already = warehouse.has_applied(execution_id, table=entity.table_name)
-        if already:
-            export.path.unlink(missing_ok=True)  # a download a crash left after the commit
-        started = time.perf_counter()
-        downloaded = None if already else client.recurring.download(message, export.path)
-        download_seconds, started = time.perf_counter() - started, time.perf_counter()
-        if downloaded is not None:
-            load, rows, drift = run.load_fresh(export)
-        else:
-            load, rows, drift = _without_file(run, export, schema, applied_before=already), 0, None
-    _acknowledge(client, message, execution_id)
+        loaded = load_message(run, message, first_dequeued_at=first_dequeued_at)
+    acknowledge(client, message, loaded.execution_id)
+    load = loaded.load
     refresh = RefreshOutcome(
         entity=entity,
         company=company,
         mode=load.mode,
-        package=_package(execution_id, export, downloaded, download_seconds),
+        package=_package(loaded),
         load=load,
-        package_rows=rows,
-        seconds={"download": download_seconds, "parse_and_load": time.perf_counter() - started},
+        package_rows=loaded.rows,
+        seconds={"download": loaded.download_seconds, "parse_and_load": loaded.load_seconds},
         replayed=tuple(replayed),
         fo_row_count=_count(client, entity, company, load),
         warnings=tuple(run.warnings),
         reconcile_reason=None,
-        **({"drift": drift} if drift is not None else {}),
+        **({"drift": loaded.drift} if loaded.drift is not None else {}),
     )
     logger.info("%s %s: message %s: %d rows, %s", entity.name, company or "shared", message.correlation_id,
-                rows, "already loaded, acknowledged" if already else "loaded and acknowledged")  # fmt: skip
-    return MessageOutcome(message, refresh, already, _status(client, message))
-
-
-def _without_file(
-    run: SlotRun, export: SpooledExport, schema: EntitySchema, *, applied_before: bool
-) -> LoadResult:
-    """The load of a message with no rows to read: a re-delivery already in the ledger, or no file.
-
-    A message without a file records an empty delta (never a full load: it would empty the table), so
-    a re-delivery of it is recognised too.
-    """
-    if not applied_before:
-        run.warn(f"message {export.execution_id} has no file (F&O uploaded none): no rows")
-    entity = run.entity
-    return run.warehouse.load(
-        LoadRequest(
-            entity=entity.name,
-            table=entity.table_name,
-            schema=schema,
-            batches=iter(()),
-            company=run.company,
-            mode=export.mode if applied_before else RefreshMode.DELTA,
-            natural_key=entity.natural_key,
-            execution_id=export.execution_id,
-            package_bytes=0,
-            guard=run.guard,
-        )
+                loaded.rows, _fate(loaded))  # fmt: skip
+    return MessageOutcome(
+        message, refresh, loaded.already_applied, _status(client, message), superseded=loaded.superseded
     )
+
+
+def _fate(loaded: MessageLoad) -> str:
+    if loaded.already_applied:
+        return "already loaded, acknowledged"
+    if loaded.superseded:
+        return "superseded by the latest full load, acknowledged"
+    return "loaded and acknowledged"
 
 
 def _count(
@@ -161,27 +121,13 @@ def _count(
     return fo_row_count(client, entity, company) if load.applied else "not compared: loaded before"
 
 
-def _acknowledge(client: D365Client, message: DequeuedMessage, execution_id: str) -> None:
-    try:
-        client.recurring.ack(message)
-    except D365Error as exc:
-        raise AckError(
-            f"the rows of message {message.correlation_id} (recurring job {message.activity_id}) are "
-            f"loaded and committed as execution {execution_id}, but F&O did not take the "
-            f"acknowledgement: {exc}. Nothing more to do: F&O delivers the message again after its "
-            "visibility timeout (30 minutes), and it is then recognised as loaded and acknowledged"
-        ) from exc
-
-
-def _package(
-    execution_id: str, export: SpooledExport, downloaded: DownloadedFile | None, seconds: float
-) -> ExportedPackage:
+def _package(loaded: MessageLoad) -> ExportedPackage:
     return ExportedPackage(
-        execution_id=execution_id,
+        execution_id=loaded.execution_id,
         status=ExecutionStatus.SUCCEEDED,
-        path=export.path,
-        size_bytes=downloaded.size_bytes if downloaded else 0,
-        download_seconds=seconds,
+        path=loaded.export.path,
+        size_bytes=loaded.downloaded.size_bytes if loaded.downloaded else 0,
+        download_seconds=loaded.download_seconds,
     )
 
 
