@@ -6,6 +6,8 @@ environment (HTTPS, msal); each run it requests executes in process with the tag
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +19,8 @@ from d365_assets.definitions import build_definitions
 from d365_assets.defs import D365Resource
 from d365_assets.defs.metadata import D365MetadataSet
 from d365_assets.defs.recurring import (
+    CORRELATION_TAG,
+    FIRST_DEQUEUED_TAG,
     RECURRING_JOB_TAG,
     RECURRING_MESSAGE_TAG,
     build_recurring_sensors,
@@ -26,6 +30,8 @@ from tests.support.environment import as_real_environment
 from tests.support.recurring import (
     ACTIVITY,
     COMPANY,
+    ENTITY,
+    QUICK_VISIBILITY,
     produce,
     recurring_catalog,
     recurring_config,
@@ -121,3 +127,59 @@ def test_the_sensor_waits_while_a_run_is_queued_and_after_a_failed_one_and_runs_
             )
         assert "which exports USMF, but runs partition DEMF" in failure_message(elsewhere)
         assert emu.recurring_waiting(ACTIVITY) == 1
+
+
+def test_a_message_keeps_its_first_dequeue_when_it_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Emulator(tmp_path / "emulator", recurring_config()) as emu:
+        produce(emu, 1)
+        as_real_environment(emu, tmp_path, monkeypatch)
+        catalog = recurring_catalog(tmp_path)
+        monkeypatch.setenv("D365_CATALOG", str(catalog))
+        defs = build_definitions()
+        (no_pause,) = build_recurring_sensors(load_catalog(catalog), pause_after_failure=0.0)
+        with dg.instance_for_test() as instance:
+            (first,) = evaluate(defs, no_pause, instance).run_requests
+            first_time = datetime.fromisoformat(first.tags[FIRST_DEQUEUED_TAG])
+            assert abs(first_time.timestamp() - time.time()) < 30
+            run = instance.create_run_for_job(defs.resolve_job_def(JOB), tags=first.tags)
+            instance.report_run_failed(run)  # it never acknowledged its message
+            time.sleep(QUICK_VISIBILITY + 0.2)
+
+            (again,) = evaluate(defs, no_pause, instance).run_requests
+    assert again.tags[CORRELATION_TAG] == first.tags[CORRELATION_TAG]
+    assert again.run_key != first.run_key  # a new delivery
+    assert again.tags[FIRST_DEQUEUED_TAG] == first.tags[FIRST_DEQUEUED_TAG]
+
+
+def test_a_message_run_waiting_behind_a_reconcile_is_acknowledged_without_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = recurring_config(rows={ENTITY: 600}, delete_rate=0.08, recurring_visibility_seconds=120.0)
+    with Emulator(tmp_path / "emulator", config) as emu:
+        produce(emu, 1)
+        as_real_environment(emu, tmp_path, monkeypatch)
+        monkeypatch.setenv("D365_CATALOG", str(recurring_catalog(tmp_path)))
+        defs = build_definitions()
+        job = defs.resolve_job_def(JOB)
+        with dg.instance_for_test() as instance:
+            (full,) = tick(defs, instance).run_requests
+            assert job.execute_in_process(instance=instance, partition_key=COMPANY, tags=full.tags).success
+            emu.advance_activity(1)
+            emu.run_recurring_job(ACTIVITY)
+            (delta,) = tick(defs, instance).run_requests  # dequeued; its run starts after the reconcile
+            emu.advance_activity(3)
+            reconcile = defs.resolve_job_def(f"d365_reconcile_{recurring_entity().table_name}")
+            assert reconcile.execute_in_process(instance=instance, partition_key=COMPANY).success
+
+            late = job.execute_in_process(instance=instance, partition_key=COMPANY, tags=delta.tags)
+        assert late.success, failure_message(late)
+        (materialization,) = late.get_asset_materialization_events()
+        metadata = D365MetadataSet.extract(materialization.materialization.metadata)
+        assert metadata.message_superseded is True
+        assert (metadata.package_rows, metadata.rows_inserted, metadata.rows_updated) == (0, 0, 0)
+        assert metadata.message_status == "Acked"
+        entity = recurring_entity()
+        assert table_rows(tmp_path / "warehouse.duckdb", entity, COMPANY) == source_rows(emu, entity, COMPANY)
+        assert emu.recurring_waiting(ACTIVITY) == 0

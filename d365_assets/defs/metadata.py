@@ -58,6 +58,7 @@ class D365MetadataSet(NamespacedMetadataSet):
     message_status: str | None = None
     message_redelivered: bool | None = None
     message_already_loaded: bool | None = None
+    message_superseded: bool | None = None
     # A failed materialization.
     status: str | None = None
     errors: dg.JsonMetadataValue | None = None

@@ -2,9 +2,11 @@
 
 A sensor dequeues one message when no run of its entity's refresh job is queued or in progress (so
 messages load in queue order) and asks for a run of that job, for the job's company, carrying the
-message in a run tag (nothing secret: the download location needs the bearer token). The run
-(:func:`consume_recurring`) loads the message and acknowledges it after the commit. After a failed
-run the sensor waits for F&O's visibility timeout, so the failed message comes back first.
+message in a run tag (nothing secret: the download location needs the bearer token), and when it was
+first dequeued (by an earlier run of the same message, when it comes back). The run
+(:func:`consume_recurring`) loads the message and acknowledges it after the commit; a full load
+requested after that first dequeue supersedes it. After a failed run the sensor waits for F&O's
+visibility timeout, so the failed message comes back first.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from d365_assets.refresh import consume_message
 from d365_assets.warehouse import LoadGuard, RemovalHeldError
 
 __all__ = [
+    "FIRST_DEQUEUED_TAG",
     "RECURRING_JOB_TAG",
     "RECURRING_MESSAGE_TAG",
     "VISIBILITY_TIMEOUT",
@@ -40,6 +43,9 @@ RECURRING_MESSAGE_TAG = "d365/recurring_message"
 RECURRING_JOB_TAG = "d365/recurring_job"
 """Run tag naming the recurring job (its activity id) a run consumes a message of."""
 CORRELATION_TAG = "d365/correlation_id"
+FIRST_DEQUEUED_TAG = "d365/first_dequeued_at"
+"""Run tag: when the message a run carries was first dequeued (ISO 8601, UTC), by this run's sensor
+tick or, for a message that came back, by the first run that carried it."""
 VISIBILITY_TIMEOUT = 1800.0
 """F&O hides a dequeued message for 30 minutes; unacknowledged, it comes back then."""
 _BUSY = [
@@ -92,10 +98,12 @@ def _sensor(
             message = client.recurring.dequeue(activity)
         if message is None:
             return dg.SkipReason(f"the queue of recurring job {activity} is empty")
+        first = _first_dequeued(context.instance, message.correlation_id, now=datetime.now(UTC))
         tags = {
             RECURRING_MESSAGE_TAG: message.to_json(),
             RECURRING_JOB_TAG: activity,
             CORRELATION_TAG: message.correlation_id,
+            FIRST_DEQUEUED_TAG: first.isoformat(timespec="milliseconds"),
         }
         request = dg.RunRequest(
             run_key=message.delivery_key,
@@ -105,6 +113,36 @@ def _sensor(
         return dg.SensorResult(run_requests=[request])
 
     return _tick
+
+
+def _first_dequeued(instance: dg.DagsterInstance, correlation_id: str, *, now: datetime) -> datetime:
+    """When a message was first dequeued: ``now``, or the first run that carried it, if one did."""
+    first = instance.get_run_records(
+        dg.RunsFilter(tags={CORRELATION_TAG: correlation_id}),
+        limit=1,
+        order_by="create_timestamp",
+        ascending=True,
+    )
+    if not first:
+        return now
+    run = first[0]
+    noted = _first_dequeued_at(run.dagster_run.tags)
+    if noted is not None:
+        return min(now, datetime.fromtimestamp(noted, UTC))
+    created = run.create_timestamp  # Dagster stores it in UTC
+    return min(now, created if created.tzinfo else created.replace(tzinfo=UTC))
+
+
+def _first_dequeued_at(tags: Mapping[str, str]) -> float | None:
+    """The run's ``d365/first_dequeued_at`` as ``time.time()`` seconds; None when absent or unreadable."""
+    value = tags.get(FIRST_DEQUEUED_TAG)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
 
 
 def _why_wait(instance: dg.DagsterInstance, job_name: str, activity: str, pause: float) -> str | None:
@@ -156,6 +194,7 @@ def consume_recurring(
             warehouse=warehouse.get_warehouse(),
             spool=warehouse.get_spool(environment=d365.environment_identity),
             guard=guard,
+            first_dequeued_at=_first_dequeued_at(context.run.tags),
         )
     for warning in outcome.refresh.warnings:
         context.log.warning(f"{entity.name} {company or ''}: {warning}")
@@ -164,6 +203,7 @@ def consume_recurring(
         message_status=outcome.message_status,
         message_redelivered=message.redelivered,
         message_already_loaded=outcome.already_applied,
+        message_superseded=outcome.superseded,
     )
     metadata = materialization_metadata(
         outcome.refresh, destination=warehouse.get_warehouse(), summary_link=False
