@@ -18,19 +18,20 @@ import pytest
 
 from d365_assets.emulator import Emulator
 from d365_assets.fo import DequeuedMessage
-from d365_assets.refresh import MessageOutcome, consume_message, ledger_id
+from d365_assets.refresh import MessageOutcome, ledger_id
 from d365_assets.schema import RefreshMode
 from tests.support.environment import client_for
 from tests.support.recurring import (
     ACTIVITY,
     COMPANY,
     ENTITY,
+    consume,
     consume_next,
     produce,
     recurring_config,
     recurring_entity,
 )
-from tests.support.refreshing import refresh_from, spool_in, warehouse_in
+from tests.support.refreshing import refresh_from
 from tests.support.tables import source_rows, table_rows
 
 HIDDEN = 120.0
@@ -64,14 +65,7 @@ def _delta_dequeued(emu: Emulator) -> tuple[DequeuedMessage, float]:
 
 def _consume(emu: Emulator, folder: Path, message: DequeuedMessage, first: float | None) -> MessageOutcome:
     with client_for(emu) as client:
-        return consume_message(
-            entity=recurring_entity(),
-            message=message,
-            client=client,
-            warehouse=warehouse_in(folder),
-            spool=spool_in(folder),
-            first_dequeued_at=first,
-        )
+        return consume(client, folder, message, first_dequeued_at=first)
 
 
 def _reconcile(emu: Emulator, folder: Path):

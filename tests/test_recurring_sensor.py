@@ -56,6 +56,16 @@ def evaluate(defs: dg.Definitions, sensor: dg.SensorDefinition, instance: dg.Dag
     return sensor.evaluate_tick(context)
 
 
+def definitions_for(
+    emu: Emulator, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dg.Definitions, Path]:
+    """The code location against ``emu`` as a real environment, its catalog the recurring entity's."""
+    as_real_environment(emu, folder, monkeypatch)
+    catalog = recurring_catalog(folder)
+    monkeypatch.setenv("D365_CATALOG", str(catalog))
+    return build_definitions(), catalog
+
+
 def test_the_sensor_runs_load_a_full_and_two_deltas_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,10 +108,7 @@ def test_the_sensor_waits_while_a_run_is_queued_and_after_a_failed_one_and_runs_
 ) -> None:
     with Emulator(tmp_path / "emulator", recurring_config()) as emu:
         produce(emu, 1)
-        as_real_environment(emu, tmp_path, monkeypatch)
-        catalog = recurring_catalog(tmp_path)
-        monkeypatch.setenv("D365_CATALOG", str(catalog))
-        defs = build_definitions()
+        defs, catalog = definitions_for(emu, tmp_path, monkeypatch)
         job = defs.resolve_job_def(JOB)
         with dg.instance_for_test() as instance:
             queued = instance.create_run_for_job(job, tags={"dagster/partition": COMPANY})  # not started
@@ -134,10 +141,7 @@ def test_a_message_keeps_its_first_dequeue_when_it_comes_back(
 ) -> None:
     with Emulator(tmp_path / "emulator", recurring_config()) as emu:
         produce(emu, 1)
-        as_real_environment(emu, tmp_path, monkeypatch)
-        catalog = recurring_catalog(tmp_path)
-        monkeypatch.setenv("D365_CATALOG", str(catalog))
-        defs = build_definitions()
+        defs, catalog = definitions_for(emu, tmp_path, monkeypatch)
         (no_pause,) = build_recurring_sensors(load_catalog(catalog), pause_after_failure=0.0)
         with dg.instance_for_test() as instance:
             (first,) = evaluate(defs, no_pause, instance).run_requests
@@ -159,9 +163,7 @@ def test_a_message_run_waiting_behind_a_reconcile_is_acknowledged_without_its_ro
     config = recurring_config(rows={ENTITY: 600}, delete_rate=0.08, recurring_visibility_seconds=120.0)
     with Emulator(tmp_path / "emulator", config) as emu:
         produce(emu, 1)
-        as_real_environment(emu, tmp_path, monkeypatch)
-        monkeypatch.setenv("D365_CATALOG", str(recurring_catalog(tmp_path)))
-        defs = build_definitions()
+        defs, _ = definitions_for(emu, tmp_path, monkeypatch)
         job = defs.resolve_job_def(JOB)
         with dg.instance_for_test() as instance:
             (full,) = tick(defs, instance).run_requests

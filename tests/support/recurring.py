@@ -14,7 +14,7 @@ from typing import Any
 
 from d365_assets.catalog import EntityConfig
 from d365_assets.emulator import Emulator, EmulatorConfig, RecurringJob
-from d365_assets.fo import D365Client
+from d365_assets.fo import D365Client, DequeuedMessage
 from d365_assets.refresh import MessageOutcome, consume_message
 from tests.support.catalog import catalog_entity, catalog_of
 from tests.support.environment import QUICK_LIFECYCLE
@@ -26,6 +26,7 @@ __all__ = [
     "ENTITY",
     "PROJECT",
     "QUICK_VISIBILITY",
+    "consume",
     "consume_next",
     "produce",
     "recurring_catalog",
@@ -82,11 +83,8 @@ def produce(emulator: Emulator, messages: int) -> list[str]:
     return ids
 
 
-def consume_next(client: D365Client, folder: Path, **options: Any) -> MessageOutcome | None:
-    """Dequeue the job's next message and consume it into ``folder``'s warehouse; None when empty."""
-    message = client.recurring.dequeue(ACTIVITY)
-    if message is None:
-        return None
+def consume(client: D365Client, folder: Path, message: DequeuedMessage, **options: Any) -> MessageOutcome:
+    """Consume ``message`` into ``folder``'s warehouse (``options`` go to :func:`consume_message`)."""
     return consume_message(
         entity=recurring_entity(),
         message=message,
@@ -95,3 +93,9 @@ def consume_next(client: D365Client, folder: Path, **options: Any) -> MessageOut
         spool=spool_in(folder),
         **options,
     )
+
+
+def consume_next(client: D365Client, folder: Path, **options: Any) -> MessageOutcome | None:
+    """Dequeue the job's next message and consume it into ``folder``'s warehouse; None when empty."""
+    message = client.recurring.dequeue(ACTIVITY)
+    return None if message is None else consume(client, folder, message, **options)
