@@ -31,7 +31,7 @@ from tests.support.recurring import (
     recurring_config,
     recurring_entity,
 )
-from tests.support.refreshing import refresh_from
+from tests.support.refreshing import refresh_from, spool_in
 from tests.support.tables import source_rows, table_rows
 
 HIDDEN = 120.0
@@ -161,3 +161,23 @@ def test_a_message_dequeued_after_the_reconcile_was_requested_is_loaded(
     # Deltas carry no deletes: F&O's rows plus those it deleted since the reconcile.
     table_keys = {row[0] for row in _table(tmp_path)}
     assert {row[0] for row in source_rows(emu, recurring_entity(), COMPANY)} <= table_keys
+
+
+def test_a_full_load_found_committed_after_a_crash_still_supersedes_older_messages(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    _loaded_first_message(emu, tmp_path)
+    message, dequeued = _delta_dequeued(emu)
+    full = _reconcile(emu, tmp_path)
+    entity = recurring_entity()
+    with spool_in(tmp_path).slot(entity.table_name, COMPANY, timeout=5) as slot:
+        # As if the reconcile's process died between its commit and forgetting its note.
+        (slot.folder / ".last-full-requested").unlink()
+        slot.note(execution_id=full.package.execution_id, mode=RefreshMode.FULL, requested_at=dequeued + 1)
+
+    outcome = _consume(emu, tmp_path, message, dequeued)
+
+    (replayed,) = outcome.refresh.replayed
+    assert (replayed.execution_id, replayed.applied) == (full.package.execution_id, False)  # in the ledger
+    assert outcome.superseded
+    assert _table(tmp_path) == source_rows(emu, entity, COMPANY)
