@@ -9,6 +9,7 @@ between the exports, so the table equals F&O's rows only when the order is kept.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from d365_assets.emulator import Emulator
 from d365_assets.fo import DequeuedMessage
 from d365_assets.refresh import MessageOutcome, ledger_id
+from d365_assets.refresh.queue import CLOCK_MARGIN
 from d365_assets.schema import RefreshMode
 from tests.support.environment import client_for
 from tests.support.recurring import (
@@ -60,7 +62,9 @@ def _delta_dequeued(emu: Emulator) -> tuple[DequeuedMessage, float]:
     with client_for(emu) as client:
         message = client.recurring.dequeue(ACTIVITY)
     assert message is not None
-    return message, time.time()
+    dequeued = time.time()
+    time.sleep(CLOCK_MARGIN)  # the run that carries it waits (clocks may disagree by this much)
+    return message, dequeued
 
 
 def _consume(emu: Emulator, folder: Path, message: DequeuedMessage, first: float | None) -> MessageOutcome:
@@ -173,7 +177,8 @@ def test_a_full_load_found_committed_after_a_crash_still_supersedes_older_messag
     with spool_in(tmp_path).slot(entity.table_name, COMPANY, timeout=5) as slot:
         # As if the reconcile's process died between its commit and forgetting its note.
         (slot.folder / ".last-full-requested").unlink()
-        slot.note(execution_id=full.package.execution_id, mode=RefreshMode.FULL, requested_at=dequeued + 1)
+        requested = dequeued + CLOCK_MARGIN
+        slot.note(execution_id=full.package.execution_id, mode=RefreshMode.FULL, requested_at=requested)
 
     outcome = _consume(emu, tmp_path, message, dequeued)
 
@@ -181,3 +186,48 @@ def test_a_full_load_found_committed_after_a_crash_still_supersedes_older_messag
     assert (replayed.execution_id, replayed.applied) == (full.package.execution_id, False)  # in the ledger
     assert outcome.superseded
     assert _table(tmp_path) == source_rows(emu, entity, COMPANY)
+
+
+def test_a_reconcile_for_another_company_leaves_the_jobs_queue_alone(emu: Emulator, tmp_path: Path) -> None:
+    _loaded_first_message(emu, tmp_path)
+    emu.advance_activity(1)
+    waiting = emu.run_recurring_job(ACTIVITY)  # the job exports USMF
+
+    outcome = refresh_from(emu, tmp_path, recurring_entity(), company="DEMF", mode=RefreshMode.FULL)
+
+    assert outcome.replayed == ()
+    assert emu.recurring_waiting(ACTIVITY) == 1
+    assert f"recurring-{waiting}" not in [row[0] for row in _ledger(tmp_path)]
+
+
+def test_a_reconcile_goes_on_when_the_queue_cannot_be_read(emu: Emulator, tmp_path: Path) -> None:
+    unknown = dataclasses.replace(
+        recurring_entity(), recurring_activity_id="0badc0de-0000-4000-8000-000000000000"
+    )
+
+    outcome = refresh_from(emu, tmp_path, unknown, company=COMPANY, mode=RefreshMode.FULL)
+
+    assert outcome.load.applied
+    assert outcome.replayed == ()
+    (warning,) = [w for w in outcome.warnings if "could not be read before the full export" in w]
+    assert "may bring back older values" in warning
+
+
+def test_a_partially_succeeded_reconcile_supersedes_no_message(tmp_path: Path) -> None:
+    config = recurring_config(
+        rows={ENTITY: 600},
+        delete_rate=0.08,
+        recurring_visibility_seconds=HIDDEN,
+        outcomes={recurring_entity().reconcile_project: "PartiallySucceeded"},
+    )
+    with Emulator(tmp_path / "emulator", config) as emu:
+        _loaded_first_message(emu, tmp_path)
+        message, dequeued = _delta_dequeued(emu)
+        emu.advance_activity(1)
+        partial = refresh_from(emu, tmp_path, recurring_entity(), company=COMPANY, mode=RefreshMode.FULL)
+        assert partial.mode is RefreshMode.DELTA  # rows left out: loaded as an upsert, removing nothing
+
+        outcome = _consume(emu, tmp_path, message, dequeued)
+
+    assert not outcome.superseded
+    assert outcome.refresh.load.rows_read > 0

@@ -26,6 +26,7 @@ from d365_assets.defs.recurring import (
     build_recurring_sensors,
 )
 from d365_assets.emulator import Emulator
+from d365_assets.refresh.queue import CLOCK_MARGIN
 from tests.support.environment import as_real_environment
 from tests.support.recurring import (
     ACTIVITY,
@@ -171,6 +172,7 @@ def test_a_message_run_waiting_behind_a_reconcile_is_acknowledged_without_its_ro
             emu.advance_activity(1)
             emu.run_recurring_job(ACTIVITY)
             (delta,) = tick(defs, instance).run_requests  # dequeued; its run starts after the reconcile
+            time.sleep(CLOCK_MARGIN)
             emu.advance_activity(3)
             reconcile = defs.resolve_job_def(f"d365_reconcile_{recurring_entity().table_name}")
             assert reconcile.execute_in_process(instance=instance, partition_key=COMPANY).success

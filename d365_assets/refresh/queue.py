@@ -9,7 +9,9 @@ would bring back older values, and rows deleted in F&O since. A message still wa
 has not been dequeued yet, so a reconcile first loads every message the queue shows
 (:func:`drain_queue`), then requests its export.
 
-Both times are this deployment's clocks (the sensor's and the run's), never F&O's.
+Both times are this deployment's clocks (the code server's for the sensor, Dagster's run storage's for
+an earlier run, the run worker's for the request), never F&O's: a message counts as superseded only
+when it was first dequeued at least :data:`CLOCK_MARGIN` before the request.
 """
 
 from __future__ import annotations
@@ -33,11 +35,21 @@ from d365_assets.refresh.slot_run import SlotRun
 from d365_assets.schema import RefreshMode
 from d365_assets.spool import SpooledExport
 
-__all__ = ["AckError", "MessageLoad", "acknowledge", "drain_queue", "ledger_id", "load_message"]
+__all__ = [
+    "CLOCK_MARGIN",
+    "AckError",
+    "MessageLoad",
+    "acknowledge",
+    "drain_queue",
+    "ledger_id",
+    "load_message",
+]
 
 logger = logging.getLogger(__name__)
 
 LEDGER_PREFIX = "recurring-"
+CLOCK_MARGIN = 1.0
+"""Seconds by which the clocks of the sensor and of the run may disagree (NTP keeps them closer)."""
 
 
 class AckError(D365AssetsError):
@@ -119,15 +131,28 @@ def drain_queue(run: SlotRun, activity_id: str) -> list[LoadResult]:
     A reconcile calls this before requesting its export, so no message exported before it is loaded
     after it. A message that fails to load stops the reconcile (it comes back after F&O's visibility
     timeout); one whose acknowledgement F&O refuses raises :class:`AckError` (its rows are committed).
+    When the queue cannot be read, the reconcile goes on with a warning.
     """
     loads = []
-    while (message := run.client.recurring.dequeue(activity_id)) is not None:
+    while (message := _dequeue(run, activity_id)) is not None:
         loaded = load_message(run, message, first_dequeued_at=time.time())
         acknowledge(run.client, message, loaded.execution_id)
         logger.info("%s %s: loaded queued message %s of recurring job %s before the full export",
                     run.entity.name, run.who, message.correlation_id, activity_id)  # fmt: skip
         loads.append(loaded.load)
     return loads
+
+
+def _dequeue(run: SlotRun, activity_id: str) -> DequeuedMessage | None:
+    """The queue's next message; None when it is empty or cannot be read (warned about)."""
+    try:
+        return run.client.recurring.dequeue(activity_id)
+    except D365Error as exc:
+        run.warn(
+            f"the queue of recurring job {activity_id} could not be read before the full export ({exc}); "
+            "a message it still holds loads after this full load, and may bring back older values"
+        )
+        return None
 
 
 def acknowledge(client: D365Client, message: DequeuedMessage, execution_id: str) -> None:
@@ -146,7 +171,7 @@ def acknowledge(client: D365Client, message: DequeuedMessage, execution_id: str)
 def _superseded(run: SlotRun, message: DequeuedMessage, first_dequeued_at: float | None) -> bool:
     """Whether the latest full load holds the message's changes (warned about when it does)."""
     full = run.slot.last_full_requested_at
-    if first_dequeued_at is None or full is None or first_dequeued_at > full:
+    if first_dequeued_at is None or full is None or first_dequeued_at + CLOCK_MARGIN > full:
         return False
     run.warn(
         f"message {message.correlation_id} was first dequeued at {_utc(first_dequeued_at)}, before the "
