@@ -205,3 +205,22 @@ def test_a_partially_succeeded_full_export_removes_no_rows(tmp_path: Path) -> No
         assert outcome.load.rows_deleted == 0
         assert outcome.reconcile_reason is not None
         assert_whole(emu, tmp_path)
+
+
+def test_a_partially_succeeded_full_export_downloaded_before_a_crash_removes_no_rows(tmp_path: Path) -> None:
+    with emulator(tmp_path / "fo", outcomes={FULL_PROJECT: "PartiallySucceeded"}) as emu:
+        refresh(emu, tmp_path)
+        spool = PackageSpool(tmp_path / "packages", scope="test")
+        with client_for(emu) as client, spool.slot(LINES.table_name, "USMF", timeout=5) as slot:
+            execution_id = client.export_to_package(data_project=FULL_PROJECT, legal_entity="USMF")
+            export = slot.note(execution_id=execution_id, mode=RefreshMode.FULL)
+            client.complete_export(execution_id=execution_id, destination=export.path)
+            # The run died here: before it noted the export as partial.
+
+        outcome = refresh(emu, tmp_path)
+
+        (replayed,) = outcome.replayed
+        assert (replayed.execution_id, replayed.mode) == (execution_id, RefreshMode.DELTA)
+        assert replayed.rows_deleted == 0  # an upsert: the rows F&O failed to export stay
+        assert outcome.reconcile_reason is not None
+        assert_whole(emu, tmp_path)

@@ -135,6 +135,8 @@ class SlotRun:
             if package is None:
                 return None
             pending = self.take_partial(pending, package)
+        elif pending.mode is RefreshMode.FULL:
+            pending = self._whole_or_partial(pending)
         try:
             result = self._load(pending)[0]
         except PackageIntegrityError as exc:
@@ -163,6 +165,31 @@ class SlotRun:
             self.entity.name, self.who, pending.execution_id,
         )  # fmt: skip
         return result
+
+    def _whole_or_partial(self, pending: SpooledExport) -> SpooledExport:
+        """A full export an earlier run downloaded but did not load, as F&O reports it now.
+
+        That run may have stopped before it noted a PartiallySucceeded export as such, and as a full
+        replace it would remove the rows F&O failed to export: any status but Succeeded makes it a
+        partial one (an upsert, then a reconcile). An execution F&O no longer knows (its history is
+        cleaned up after 7 days) stays a full load, under the load guards.
+        """
+        try:
+            status = self.client.get_execution_status(pending.execution_id)
+        except ApiError as exc:
+            if exc.status_code != 400:
+                raise  # worth another try next time: the note stays
+            return pending
+        if status is ExecutionStatus.SUCCEEDED:
+            return pending
+        package = ExportedPackage(
+            execution_id=pending.execution_id,
+            status=ExecutionStatus.PARTIALLY_SUCCEEDED,
+            path=pending.path,
+            size_bytes=pending.size_bytes,
+            warnings=[f"F&O reports it {status.value}"],
+        )
+        return self.take_partial(pending, package)
 
     def _download_pending(self, pending: SpooledExport) -> ExportedPackage | None:
         """Download the package of an export an earlier refresh left; None when F&O no longer has it.
