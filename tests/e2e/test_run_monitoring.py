@@ -88,9 +88,12 @@ def test_a_killed_run_worker_fails_its_run_and_monitoring_frees_its_slot(tmp_pat
     home, marker = tmp_path / "dagster_home", tmp_path / "holding"
     write_home(home)
     hold_config = {"ops": {HOLD_STEP: {"config": {"marker": str(marker)}}}}
+    # The instance's storage is created before `dagster dev` starts: opened at the same moment by this
+    # process and dagster dev's webserver, SQLite's tables were created twice and the webserver died
+    # ("table alembic_version already exists"), failing this test once in a full run.
     with (
-        dagster_dev(home, tmp_path / "dagster-dev.log") as client,
         dg.DagsterInstance.from_config(str(home)) as instance,
+        dagster_dev(home, tmp_path / "dagster-dev.log") as client,
     ):
         instance.event_log_storage.set_concurrency_slots(EXPORT_POOL, 1)  # a claim left behind blocks all
         held = submit(client, "hold_export_slot_job", hold_config)
